@@ -691,8 +691,13 @@ static void *worker_main(void *arg) {
 #ifdef FC_TSAN
         w->tsan_fiber = __tsan_get_current_fiber();
 #endif
-        stack_t ss = {.ss_sp = w->altstack, .ss_size = SIGSTKSZ * 4, .ss_flags = 0};
-        sigaltstack(&ss, NULL);
+        /* The overflow handler needs an alternate signal stack. Keep one
+         * that is already there (sanitizer runtimes install their own and
+         * free it at thread exit); otherwise install ours. */
+        stack_t old, ss = {.ss_sp = w->altstack, .ss_size = SIGSTKSZ * 4, .ss_flags = 0};
+        bool own_altstack = sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE);
+        if (own_altstack)
+                sigaltstack(&ss, NULL);
 
         for (;;) {
                 if (atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
@@ -719,6 +724,10 @@ static void *worker_main(void *arg) {
                         continue;
                 }
                 park_worker(w);
+        }
+        if (own_altstack) {
+                ss.ss_flags = SS_DISABLE;
+                sigaltstack(&ss, NULL);
         }
         fc__tls_worker = NULL;
         return NULL;

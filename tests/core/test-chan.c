@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "flowcoro/core.h"
+#include "stress.h"
 
 static fc_sched_t *pool(unsigned threads) {
         fc_sched_t *s = NULL;
@@ -74,7 +75,7 @@ static void ponger(void *arg) {
 
 static void test_ping_pong_on_the_pool(void **state) {
         fc_sched_t *s = pool(2);
-        pp_t p = {.rounds = 20000};
+        pp_t p = {.rounds = STRESS(20000)};
         assert_int_equal(fc_chan_create(1, &p.ping), 0);
         assert_int_equal(fc_chan_create(1, &p.pong), 0);
         fc_coro_t *a, *b;
@@ -128,7 +129,7 @@ static void *consume_thread(void *arg) {
 }
 
 static void test_many_producers_and_consumers_each_value_once(void **state) {
-        enum { CORO_PRODUCERS = 6, THREAD_PRODUCERS = 2, CORO_CONSUMERS = 5, PER = 20000 };
+        enum { CORO_PRODUCERS = 6, THREAD_PRODUCERS = 2, CORO_CONSUMERS = 5, PER = STRESS(20000) };
         fc_sched_t *s = pool(2);
         mpmc_t m = {.per_producer = PER};
         assert_int_equal(fc_chan_create(16, &m.ch), 0);

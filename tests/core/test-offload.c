@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "flowcoro/core.h"
+#include "stress.h"
 
 typedef struct blocker {
         int fd;        /* read end: the blocking call waits on it */
@@ -84,7 +85,7 @@ static void offload_many(void *arg) {
 }
 
 static void test_offload_under_load(void **state) {
-        enum { CALLERS = 200 };
+        enum { CALLERS = STRESS(200) };
         fc_sched_t *s;
         fc_sched_options_t o = {.threads = 2, .blocking_threads = 4};
         assert_int_equal(fc_sched_create(&o, &s), 0);

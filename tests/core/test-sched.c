@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "flowcoro/core.h"
+#include "stress.h"
 
 #include <sched.h>
 
@@ -96,7 +97,7 @@ static void spawn_many_coro(void *arg) {
 
 /* A million spawns from four plain threads and four coroutines at once. */
 static void test_million_spawns_from_several_threads(void **state) {
-        enum { THREADS = 4, CORO_SPAWNERS = 4, PER = 125000 };
+        enum { THREADS = 4, CORO_SPAWNERS = 4, PER = STRESS(125000) };
         fc_sched_t *s = pool(2);
         counter_t c = {.wg = fc_wg_create()};
         assert_int_equal(fc_chan_create(TOKENS, &c.tokens), 0);
@@ -160,7 +161,7 @@ static void hop_and_check(void *arg) {
 }
 
 static void test_work_spreads_and_started_coroutines_never_migrate(void **state) {
-        enum { N = 2000 };
+        enum { N = STRESS(2000) };
         fc_sched_t *s = pool(2);
         stay_t st = {.wg = fc_wg_create()};
         fc_coro_t *a, *b;
@@ -413,7 +414,7 @@ static void recv_once(void *arg) {
 }
 
 static void test_cancel_racing_with_wakeup(void **state) {
-        enum { N = 3000 };
+        enum { N = STRESS(3000) };
         fc_sched_t *s = pool(2);
         race_t r = {0};
         assert_int_equal(fc_chan_create(N, &r.ch), 0);
@@ -455,7 +456,7 @@ static void sleep_long(void *arg) {
 }
 
 static void test_shutdown_with_sleeping_coroutines(void **state) {
-        enum { N = 5000 };
+        enum { N = STRESS(5000) };
         fc_sched_t *s = pool(2);
         shut_t sh = {0};
         fc_coro_t *kept;
