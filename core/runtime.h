@@ -175,7 +175,7 @@ typedef struct fc__runq {
         struct fc_coro *_Atomic items[FC__RUNQ_SIZE];
 } fc__runq_t;
 
-#define FC__STACK_CACHE 64
+#define FC__STACK_CACHE 256
 #define FC__CORO_CACHE 1024
 
 struct fc__worker {
@@ -191,9 +191,11 @@ struct fc__worker {
         struct fc_coro *ready_head, *ready_tail; /* started and ready */
         struct fc_coro *live;          /* started, not finished */
         uint64_t tick;
+        uint64_t spawned;              /* for coroutine ids: spawned * n + index */
         uint32_t rng;
         fc__timer_heap_t timers;
         int epfd;
+        unsigned fd_waits;             /* coroutines waiting on an fd: poll only if any */
         bool stop_seen;
         fc__stack_t stacks[FC__STACK_CACHE];
         unsigned n_stacks;
@@ -210,6 +212,8 @@ struct fc__worker {
 #endif
 
         /* Shared with other threads. */
+        _Atomic uint64_t spawned_here;              /* written by the owner only */
+        _Atomic uint64_t finished_here;             /* written by the owner only */
         int evfd;                                   /* wakes epoll_wait */
         _Alignas(64) fc__runq_t runq;
         _Alignas(64) struct fc_coro *_Atomic inbox; /* woken elsewhere, MPSC stack */
@@ -230,7 +234,8 @@ struct fc_sched {
         _Atomic unsigned nidle;  /* workers parked or about to park */
         _Atomic bool waking;     /* a worker was signalled and has not come up yet */
 
-        _Atomic long live;     /* spawned and not finished */
+        _Atomic uint64_t spawned_outside;   /* spawns from outside the pool */
+        _Atomic uint64_t abandoned_outside; /* ... refused after counting */
         _Atomic bool stopping;
         _Atomic uint64_t next_id;
 

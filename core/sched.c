@@ -216,6 +216,31 @@ static void wake_all_workers(fc_sched_t *s) {
         }
 }
 
+/* ---- counting live coroutines ----------------------------------------- */
+
+/* Each worker counts the coroutines it spawned and finished in counters only
+ * it writes (a plain load and store, no locked instruction on the spawn
+ * path); spawns from outside the pool use shared counters. */
+static void counter_inc(_Atomic uint64_t *c) {
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_release);
+}
+
+/* Coroutines spawned and not finished. Reads every "finished" counter
+ * before any "spawned" one: the counters only grow, and a coroutine is
+ * counted spawned before it can run, so the result is never below the true
+ * number at the moment the spawned counters are read. Once it reads 0 while
+ * the pool is stopping, nothing can spawn again (no coroutine is left, and
+ * outside spawns are refused), so 0 stays 0. */
+static uint64_t pool_live(fc_sched_t *s) {
+        uint64_t finished = atomic_load(&s->abandoned_outside), spawned;
+        for (unsigned i = 0; i < s->n; i++)
+                finished += atomic_load(&s->workers[i].finished_here);
+        spawned = atomic_load(&s->spawned_outside);
+        for (unsigned i = 0; i < s->n; i++)
+                spawned += atomic_load(&s->workers[i].spawned_here);
+        return spawned - finished;
+}
+
 /* ---- coroutine records ------------------------------------------------ */
 
 static struct fc_coro *coro_alloc(fc__worker_t *w) {
@@ -252,7 +277,9 @@ static void coro_free_record(struct fc_coro *co) {
 }
 
 void fc__coro_release(struct fc_coro *co) {
-        if (atomic_fetch_sub(&co->refs, 1) == 1)
+        /* A detached coroutine has one reference, dropped by its worker
+         * once it has run: no atomic read-modify-write needed. */
+        if (!co->joinable || atomic_fetch_sub(&co->refs, 1) == 1)
                 coro_free_record(co);
 }
 
@@ -281,7 +308,7 @@ static void stack_give(fc_sched_t *s, fc__worker_t *w, fc__stack_t *st) {
                 return;
         }
         pthread_mutex_lock(&s->stack_lock);
-        if (s->n_spare == s->cap_spare && s->cap_spare < 1024) {
+        if (s->n_spare == s->cap_spare && s->cap_spare < 4096) {
                 size_t cap = s->cap_spare ? s->cap_spare * 2 : 64;
                 fc__stack_t *a = realloc(s->spare_stacks, cap * sizeof(*a));
                 if (a) {
@@ -309,24 +336,30 @@ static int spawn(fc_sched_t *s, fc_fn_t fn, void *arg, fc_coro_t **handle, bool 
         if (w && w->pool != s)
                 w = NULL; /* a coroutine of another pool: treat as outside */
 
-        atomic_fetch_add(&s->live, 1);
-        if (!w && atomic_load(&s->stopping)) {
-                atomic_fetch_sub(&s->live, 1);
-                return -ESHUTDOWN;
+        if (!w) {
+                /* Counted before the check, so fc_sched_destroy either sees
+                 * this spawn or we see it stopping (and count it finished). */
+                atomic_fetch_add(&s->spawned_outside, 1);
+                if (atomic_load(&s->stopping)) {
+                        atomic_fetch_add(&s->abandoned_outside, 1);
+                        return -ESHUTDOWN;
+                }
         }
         struct fc_coro *co = coro_alloc(w);
-        if (!co) {
-                atomic_fetch_sub(&s->live, 1);
-                fc__set_last_error("cannot allocate a coroutine record: out of memory");
-                return -ENOMEM;
-        }
-        int r = stack_take(s, w, &co->stack);
+        int r = co ? stack_take(s, w, &co->stack) : -ENOMEM;
         if (r < 0) {
-                co->joinable = false;
-                coro_free_record(co);
-                atomic_fetch_sub(&s->live, 1);
+                if (co) {
+                        co->joinable = false;
+                        coro_free_record(co);
+                } else {
+                        fc__set_last_error("cannot allocate a coroutine record: out of memory");
+                }
+                if (!w)
+                        atomic_fetch_add(&s->abandoned_outside, 1);
                 return r;
         }
+        if (w)
+                counter_inc(&w->spawned_here);
         co->waiter.co = co;
         atomic_init(&co->waiter.state, FC__W_RUNNING);
         co->next = NULL;
@@ -334,7 +367,9 @@ static int spawn(fc_sched_t *s, fc_fn_t fn, void *arg, fc_coro_t **handle, bool 
         co->owner = NULL;
         co->fn = fn;
         co->arg = arg;
-        co->id = atomic_fetch_add_explicit(&s->next_id, 1, memory_order_relaxed) + 1;
+        /* Unique in the pool without a shared counter on the hot path. */
+        co->id = w ? ++w->spawned * (s->n + 1) + w->index + 1
+                   : (atomic_fetch_add_explicit(&s->next_id, 1, memory_order_relaxed) + 1) * (s->n + 1);
         co->live_prev = co->live_next = NULL;
         fc__timer_init(&co->wait_timer, wait_timer_fired);
         fc__timer_init(&co->deadline_timer, deadline_fired);
@@ -500,7 +535,8 @@ static void reclaim(fc__worker_t *w, struct fc_coro *co) {
         stack_give(s, w, &co->stack);
         co->stack.map = NULL;
         fc__coro_release(co);
-        if (atomic_fetch_sub(&s->live, 1) == 1 && atomic_load(&s->stopping))
+        counter_inc(&w->finished_here);
+        if (atomic_load(&s->stopping) && pool_live(s) == 0)
                 wake_all_workers(s);
 }
 
@@ -622,7 +658,8 @@ static struct fc_coro *find_local(fc__worker_t *w) {
         struct fc_coro *co;
         w->tick++;
         if (w->tick % FAIRNESS_TICKS == 0) {
-                poll_events(w, 0);
+                if (w->fd_waits)
+                        poll_events(w, 0);
                 if ((co = inject_take(w)))
                         return co;
         }
@@ -637,10 +674,16 @@ static struct fc_coro *find_local(fc__worker_t *w) {
                 ready_push(w, w->next_slot);
                 w->next_slot = NULL;
         }
-        if ((co = ready_pop(w)))
-                return co;
-        if ((co = runq_pop(&w->runq)))
-                return co;
+        /* Alternate which of the two local queues goes first, so neither a
+         * coroutine that keeps yielding nor a flood of spawns starves the
+         * other. */
+        if (w->tick & 1) {
+                if ((co = ready_pop(w)) || (co = runq_pop(&w->runq)))
+                        return co;
+        } else {
+                if ((co = runq_pop(&w->runq)) || (co = ready_pop(w)))
+                        return co;
+        }
         return inject_take(w);
 }
 
@@ -660,7 +703,7 @@ static void park_worker(fc__worker_t *w) {
         fc_sched_t *s = w->pool;
         atomic_fetch_add(&s->nidle, 1);
         atomic_store(&w->sleeping, true);
-        bool stop_pending = atomic_load(&s->stopping) && (!w->stop_seen || atomic_load(&s->live) == 0);
+        bool stop_pending = atomic_load(&s->stopping) && (!w->stop_seen || pool_live(s) == 0);
         if (!pool_has_work(w) && !stop_pending) {
                 int timeout = -1;
                 int64_t next = fc__timer_next(&w->timers);
@@ -705,15 +748,18 @@ static void *worker_main(void *arg) {
                                 w->stop_seen = true;
                                 cancel_all_live(w);
                         }
-                        if (atomic_load(&s->live) == 0)
+                        if (pool_live(s) == 0) {
+                                wake_all_workers(s); /* others may have read our counters stale */
                                 break;
+                        }
                 }
                 run_timers(w);
                 if (atomic_load_explicit(&w->inbox, memory_order_relaxed))
                         inbox_drain(w);
                 struct fc_coro *co = find_local(w);
                 if (!co) {
-                        poll_events(w, 0);
+                        if (w->fd_waits)
+                                poll_events(w, 0);
                         inbox_drain(w);
                         co = ready_pop(w);
                 }
@@ -963,7 +1009,9 @@ int fc_wait_fd(int fd, uint32_t events, int64_t timeout_ms) {
                 fc__wait_abort(&co->waiter);
                 return r;
         }
+        w->fd_waits++;
         fc__wake_t why = fc__wait_park(&co->waiter, timeout_ms);
+        w->fd_waits--;
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
         if (why == FC__WAKE_IO)
                 return (int)fw.revents;

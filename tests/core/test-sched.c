@@ -267,6 +267,32 @@ static void test_spawn_here_and_yield_interleave_on_one_thread(void **state) {
         fc_sched_destroy(s);
 }
 
+/* One thread: a coroutine that spawns a child and then yields until the
+ * child has run. It would spin forever if yielding coroutines always went
+ * before unstarted ones. */
+static void set_flag_coro(void *arg) {
+        atomic_store((_Atomic int *)arg, 1);
+}
+
+static void spawn_then_yield_until_child_ran(void *arg) {
+        _Atomic int flag = 0;
+        assert_int_equal(fc_spawn(the_pool, set_flag_coro, &flag, NULL), 0);
+        long yields = 0;
+        while (!atomic_load(&flag))
+                yields++, fc_yield();
+        *(long *)arg = yields;
+}
+
+static void test_yielding_coroutine_does_not_starve_new_ones(void **state) {
+        fc_sched_t *s = the_pool = pool(1);
+        long yields = -1;
+        fc_coro_t *co;
+        assert_int_equal(fc_spawn(s, spawn_then_yield_until_child_ran, &yields, &co), 0);
+        assert_int_equal(fc_join(co), 0);
+        assert_true(yields >= 1 && yields <= 2);
+        fc_sched_destroy(s);
+}
+
 typedef struct sleeper {
         int64_t ms;
         int64_t woke_at;
@@ -476,6 +502,7 @@ int main(void) {
                 cmocka_unit_test(test_work_spreads_and_started_coroutines_never_migrate),
                 cmocka_unit_test(test_idle_worker_steals_unstarted_coroutines),
                 cmocka_unit_test(test_spawn_here_and_yield_interleave_on_one_thread),
+                cmocka_unit_test(test_yielding_coroutine_does_not_starve_new_ones),
                 cmocka_unit_test(test_sleep_lasts_at_least_its_time),
                 cmocka_unit_test(test_wait_fd_wakes_on_data_and_times_out),
                 cmocka_unit_test(test_deadline_cancels_current_and_later_waits),
