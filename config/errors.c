@@ -129,6 +129,26 @@ int fc_config_errors_add(fc_config_errors_t *errors, const fc_config_node_t *nod
         return r;
 }
 
+int fc_config_errors_addv(fc_config_errors_t *errors, const fc_config_node_t *node, const char *format,
+                          va_list ap) {
+        if (!errors || !node || !format)
+                return -EINVAL;
+        return fc__errors_addv(errors, node->file, node->line, node->column, node->path, format, ap);
+}
+
+int fc_config_errors_add_at(fc_config_errors_t *errors, const char *file, unsigned line, unsigned column,
+                            const char *key, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        if (!errors || !file || !format)
+                return -EINVAL;
+        va_start(ap, format);
+        r = fc__errors_addv(errors, file, line, column, key ? key : "", format, ap);
+        va_end(ap);
+        return r;
+}
+
 /* Insertion sort: stable, and lists are short. */
 void fc__errors_sort(fc_config_errors_t *errors) {
         for (size_t i = 1; i < errors->n; i++) {

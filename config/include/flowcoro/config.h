@@ -20,6 +20,7 @@
 #ifndef FLOWCORO_CONFIG_H
 #define FLOWCORO_CONFIG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +108,16 @@ const fc_config_node_t *fc_config_node_get(const fc_config_node_t *node, const c
  * errors or node is NULL, or -ENOMEM. */
 int fc_config_errors_add(fc_config_errors_t *errors, const fc_config_node_t *node, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
+
+/* fc_config_errors_add() with a va_list. */
+int fc_config_errors_addv(fc_config_errors_t *errors, const fc_config_node_t *node, const char *format,
+                          va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* Adds an error at an explicit position (line and column from 1; key may be
+ * NULL), for problems that belong to an entry rather than one node, such as
+ * a plugin file that cannot be loaded. Returns 0, -EINVAL or -ENOMEM. */
+int fc_config_errors_add_at(fc_config_errors_t *errors, const char *file, unsigned line, unsigned column,
+                            const char *key, const char *format, ...) __attribute__((format(printf, 6, 7)));
 
 /* ---- the configuration ------------------------------------------------ */
 
