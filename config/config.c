@@ -979,7 +979,6 @@ static bool str_differs(const char *a, const char *b) {
 size_t fc_config_restart_keys(const fc_config_t *a, const fc_config_t *b,
                               const char *keys[FC_CONFIG_RESTART_KEYS_MAX]) {
         size_t n = 0;
-        bool plugins_differ;
 
         /* The masked URL shows every part but the password, which is compared
          * on its own below. */
@@ -993,13 +992,6 @@ size_t fc_config_restart_keys(const fc_config_t *a, const fc_config_t *b,
                 keys[n++] = "scheduler.threads";
         if (a->scheduler.stack_size != b->scheduler.stack_size)
                 keys[n++] = "scheduler.stack_size";
-        if (str_differs(a->plugins.directory, b->plugins.directory))
-                keys[n++] = "plugins.directory";
-        plugins_differ = a->plugins.n_load != b->plugins.n_load;
-        for (size_t i = 0; !plugins_differ && i < a->plugins.n_load; i++)
-                plugins_differ = str_differs(a->plugins.load[i].resolved_path, b->plugins.load[i].resolved_path);
-        if (plugins_differ)
-                keys[n++] = "plugins.load";
         if (str_differs(a->control.socket, b->control.socket))
                 keys[n++] = "control.socket";
         if (str_differs(a->metrics.listen, b->metrics.listen))
