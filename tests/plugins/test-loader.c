@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,9 +134,36 @@ static int load_checked(const char **text) {
         return r;
 }
 
+/* True when dir and every directory above it pass the loader's check, so
+ * that a file placed below them is judged by its own mode alone. */
+static bool ancestors_safe(const char *dir) {
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s", dir);
+        for (;;) {
+                if (stat(path, &st) < 0 || (st.st_uid != 0 && st.st_uid != getuid()) ||
+                    (st.st_mode & (S_IWGRP | S_IWOTH)))
+                        return false;
+                char *slash = strrchr(path, '/');
+                if (!slash || slash == path)
+                        return stat("/", &st) == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH));
+                *slash = '\0';
+        }
+}
+
 static void test_permission_checks(void **state) {
         const char *t;
-        snprintf(perm_dir, sizeof(perm_dir), "%s/perm-XXXXXX", TEST_WORK_DIR);
+        /* The build tree may sit below a world-writable directory (a clone
+         * in /tmp); then work below a directory that is safe. */
+        const char *candidates[] = {TEST_WORK_DIR, "/run", "/var/lib"};
+        const char *base = NULL;
+        for (size_t i = 0; i < 3 && !base; i++)
+                if (ancestors_safe(candidates[i]) && access(candidates[i], W_OK) == 0)
+                        base = candidates[i];
+        if (!base)
+                fail_msg("no writable directory whose ancestors pass the permission check (tried %s, /run, "
+                         "/var/lib)", TEST_WORK_DIR);
+        snprintf(perm_dir, sizeof(perm_dir), "%s/flowcoro-perm-XXXXXX", base);
         assert_non_null(mkdtemp(perm_dir));
         assert_int_equal(chmod(perm_dir, 0755), 0);
         snprintf(perm_file, sizeof(perm_file), "%s/examples.so", perm_dir);
@@ -165,8 +193,17 @@ static void test_permission_checks(void **state) {
                 assert_int_equal(load_checked(&t), -EINVAL);
                 assert_non_null(strstr(t, "examples.so is owned by uid 12345, not by root or the daemon's user"));
         }
-        unlink(perm_file);
-        rmdir(perm_dir);
+}
+
+/* Runs also when the test failed half-way. */
+static int perm_cleanup(void **state) {
+        if (perm_dir[0]) {
+                chmod(perm_dir, 0755);
+                unlink(perm_file);
+                rmdir(perm_dir);
+                perm_dir[0] = '\0';
+        }
+        return 0;
 }
 
 /* ---- reload: two generations at once ---------------------------------- */
@@ -234,7 +271,7 @@ int main(void) {
                 cmocka_unit_test(test_abi_checks_refuse_with_clear_messages),
                 cmocka_unit_test(test_class_claimed_twice_names_both_files),
                 cmocka_unit_test(test_init_refusing_config_reports_positions),
-                cmocka_unit_test(test_permission_checks),
+                cmocka_unit_test_teardown(test_permission_checks, perm_cleanup),
                 cmocka_unit_test(test_reload_while_jobs_run_on_the_old_generation),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
