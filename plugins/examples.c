@@ -109,9 +109,10 @@ static int init(const fc_host_t *host, const fc_config_node_t *config, fc_config
                 return 0;
         if (host->cfg_type(config) != 2) {
                 host->cfg_error(errors, config, "expected a mapping of settings (allow_crash)");
-                return -EINVAL;
+                bad = 1;
         }
-        for (size_t i = 0; i < host->cfg_count(config); i++) {
+        size_t n = bad ? 0 : host->cfg_count(config); /* keys only in a mapping */
+        for (size_t i = 0; i < n; i++) {
                 const char *key = host->cfg_key(config, i);
                 const fc_config_node_t *value = host->cfg_item(config, i);
                 if (strcmp(key, "allow_crash") == 0) {
@@ -129,7 +130,12 @@ static int init(const fc_host_t *host, const fc_config_node_t *config, fc_config
                         bad = 1;
                 }
         }
-        return bad ? -EINVAL : 0;
+        if (bad) {
+                free(ex); /* fini is not called after a failed init */
+                *state = NULL;
+                return -EINVAL;
+        }
+        return 0;
 }
 
 static void fini(const fc_host_t *host, void *state) {

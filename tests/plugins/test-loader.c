@@ -110,6 +110,9 @@ static void test_init_refusing_config_reports_positions(void **state) {
         t = refused(PLUGIN_DIR "/examples.so", "      config:\n        allow_crash: maybe\n        colour: red\n");
         assert_non_null(strstr(t, "test.yaml:5:22: plugins.load[0].config.allow_crash: expected true or false"));
         assert_non_null(strstr(t, "test.yaml:6:17: plugins.load[0].config.colour: unknown key \"colour\""));
+
+        t = refused(PLUGIN_DIR "/examples.so", "      config: [1, 2]\n");
+        assert_non_null(strstr(t, "test.yaml:4:15: plugins.load[0].config: expected a mapping of settings"));
 }
 
 /* ---- permissions ------------------------------------------------------ */

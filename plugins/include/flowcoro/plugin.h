@@ -190,8 +190,9 @@ typedef struct fc_plugin_def {
         /* Validates config (the plugin's "config" subtree; NULL when the
          * configuration has none) and prepares the plugin. Problems go to
          * errors through host->cfg_error, with their position; then return
-         * non-zero and the daemon refuses the configuration. *state is
-         * handed to every handler and to fini. May be NULL. [init] */
+         * non-zero and the daemon refuses the configuration; fini is then
+         * not called, so free what init allocated before returning. *state
+         * is handed to every handler and to fini. May be NULL. [init] */
         int (*init)(const fc_host_t *host, const fc_config_node_t *config, fc_config_errors_t *errors,
                     void **state);
         /* Releases state, after the last job on this plugin has finished.

@@ -34,6 +34,7 @@ static int init(const fc_host_t *host, const fc_config_node_t *config, fc_config
                 const char *w = host->cfg_scalar(word);
                 if (!w || strlen(w) == 0 || strlen(w) >= sizeof(g->word)) {
                         host->cfg_error(errors, word, "expected a word of 1 to 63 characters");
+                        free(g); /* fini is not called after a failed init */
                         return -EINVAL;
                 }
                 strcpy(g->word, w);
