@@ -120,9 +120,10 @@ static uint32_t runq_grab(fc__runq_t *q, struct fc_coro **out) {
         }
 }
 
+/* Sequentially consistent loads: a parking worker's last look for work
+ * pairs with the fence in wake_idle_worker. */
 static bool runq_empty(fc__runq_t *q) {
-        return atomic_load_explicit(&q->head, memory_order_acquire) ==
-               atomic_load_explicit(&q->tail, memory_order_acquire);
+        return atomic_load(&q->head) == atomic_load(&q->tail);
 }
 
 /* ---- the injection queue ---------------------------------------------- */
@@ -192,6 +193,11 @@ static void worker_signal(fc__worker_t *w) {
  * consistent). A waker that skips because waking is set knows the woken
  * worker clears it before it looks for work, and so will see this work. */
 static void wake_idle_worker(fc_sched_t *s) {
+        /* The work was published with a release store (or a mutex unlock);
+         * without this fence the load of nidle below could be satisfied
+         * before that store is visible (x86 reorders a store with a later
+         * load), and a worker parking at that moment would miss both. */
+        atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load(&s->nidle) == 0 || atomic_load(&s->waking))
                 return;
         bool expected = false;
@@ -484,7 +490,7 @@ void fc__sched_make_ready(struct fc_coro *co) {
         struct fc_coro *head = atomic_load_explicit(&owner->inbox, memory_order_relaxed);
         do
                 co->next = head;
-        while (!atomic_compare_exchange_weak_explicit(&owner->inbox, &head, co, memory_order_release,
+        while (!atomic_compare_exchange_weak_explicit(&owner->inbox, &head, co, memory_order_seq_cst,
                                                       memory_order_relaxed));
         worker_signal(owner);
 }
