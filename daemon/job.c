@@ -2,6 +2,7 @@
  * Clients in many languages enqueue jobs, often leaving optional fields out:
  * only "class" and "args" are required; everything else gets a default. */
 #include "job.h"
+#include "json-kind.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -21,24 +22,6 @@ static int bad(char *err, size_t errlen, const char *fmt, ...) {
         return -EINVAL;
 }
 
-static const char *type_name(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
-                return "an object";
-        case JSON_ARRAY:
-                return "an array";
-        case JSON_STRING:
-                return "a string";
-        case JSON_INTEGER:
-        case JSON_REAL:
-                return "a number";
-        case JSON_TRUE:
-        case JSON_FALSE:
-                return "a boolean";
-        default:
-                return "null";
-        }
-}
 
 static int new_jid(char out[25]) {
         unsigned char b[12];
@@ -61,7 +44,7 @@ static int optional_count(const json_t *payload, const char *key, unsigned *out,
         if (!v || json_is_null(v))
                 return 0;
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
-                return bad(err, errlen, "\"%s\" must be a whole number from 0, got %s", key, type_name(v));
+                return bad(err, errlen, "\"%s\" must be a whole number from 0, got %s", key, fc_json_kind(v));
         *out = (unsigned)json_integer_value(v);
         return 0;
 }
@@ -74,18 +57,18 @@ int fc_job_parse(const char *json, size_t len, fc_job_t **out, char *err, size_t
                 return bad(err, errlen, "not valid JSON at line %d, column %d: %s", jerr.line, jerr.column,
                            jerr.text);
         if (!json_is_object(payload)) {
-                r = bad(err, errlen, "expected a JSON object, got %s", type_name(payload));
+                r = bad(err, errlen, "expected a JSON object, got %s", fc_json_kind(payload));
                 goto fail;
         }
         const json_t *klass = json_object_get(payload, "class");
         if (!json_is_string(klass) || json_string_length(klass) == 0) {
-                r = klass ? bad(err, errlen, "\"class\" must be a non-empty string, got %s", type_name(klass))
+                r = klass ? bad(err, errlen, "\"class\" must be a non-empty string, got %s", fc_json_kind(klass))
                           : bad(err, errlen, "\"class\" is missing");
                 goto fail;
         }
         const json_t *args = json_object_get(payload, "args");
         if (!json_is_array(args)) {
-                r = args ? bad(err, errlen, "\"args\" must be an array, got %s", type_name(args))
+                r = args ? bad(err, errlen, "\"args\" must be an array, got %s", fc_json_kind(args))
                          : bad(err, errlen, "\"args\" is missing");
                 goto fail;
         }
@@ -102,17 +85,17 @@ int fc_job_parse(const char *json, size_t len, fc_job_t **out, char *err, size_t
                 }
                 jid = json_object_get(payload, "jid");
         } else if (!json_is_string(jid)) {
-                r = bad(err, errlen, "\"jid\" must be a string, got %s", type_name(jid));
+                r = bad(err, errlen, "\"jid\" must be a string, got %s", fc_json_kind(jid));
                 goto fail;
         }
         const json_t *queue = json_object_get(payload, "queue");
         if (queue && !json_is_null(queue) && (!json_is_string(queue) || json_string_length(queue) == 0)) {
-                r = bad(err, errlen, "\"queue\" must be a non-empty string, got %s", type_name(queue));
+                r = bad(err, errlen, "\"queue\" must be a non-empty string, got %s", fc_json_kind(queue));
                 goto fail;
         }
         const json_t *enq = json_object_get(payload, "enqueued_at");
         if (enq && !json_is_null(enq) && !json_is_number(enq)) {
-                r = bad(err, errlen, "\"enqueued_at\" must be a number, got %s", type_name(enq));
+                r = bad(err, errlen, "\"enqueued_at\" must be a number, got %s", fc_json_kind(enq));
                 goto fail;
         }
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "flowcoro/plugin.h"
+#include "json-kind.h"
 
 #define DEFAULT_KILL_GRACE_MS 5000
 #define DEFAULT_MAX_LINE      1024
@@ -547,24 +548,6 @@ static fc_job_status_t unknown_command(const fc_host_t *host, fc_job_t *job, con
                           "Exec: unknown command \"%s\"; exec.so's config names %s", name, known);
 }
 
-static const char *json_kind(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
-                return "an object";
-        case JSON_ARRAY:
-                return "an array";
-        case JSON_STRING:
-                return "a string";
-        case JSON_INTEGER:
-        case JSON_REAL:
-                return "a number";
-        case JSON_TRUE:
-        case JSON_FALSE:
-                return "a boolean";
-        default:
-                return "null";
-        }
-}
 
 static void close_fd(int *fd) {
         if (*fd >= 0)
@@ -604,7 +587,7 @@ static fc_job_status_t run_exec(const fc_host_t *host, fc_job_t *job, void *stat
                 if (!json_is_string(a))
                         return host->fail(job, FC_JOB_DEAD, "ArgumentError",
                                           "Exec %s: argument %zu is %s; every argument must be a string",
-                                          name, i, json_kind(a));
+                                          name, i, fc_json_kind(a));
                 const char *s = json_string_value(a);
                 if (strlen(s) != json_string_length(a))
                         return host->fail(job, FC_JOB_DEAD, "ArgumentError",

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "flowcoro/plugin.h"
+#include "json-kind.h"
 
 #define DEFAULT_TIMEOUT_MS         30000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -274,24 +275,6 @@ static bool is_token(const char *s) {
         return true;
 }
 
-static const char *json_kind(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
-                return "an object";
-        case JSON_ARRAY:
-                return "an array";
-        case JSON_STRING:
-                return "a string";
-        case JSON_INTEGER:
-        case JSON_REAL:
-                return "a number";
-        case JSON_TRUE:
-        case JSON_FALSE:
-                return "a boolean";
-        default:
-                return "null";
-        }
-}
 
 #define ARGS_USAGE                                                                                           \
         "HttpRequest expects args [{\"url\": \"http(s)://...\", \"method\"?: \"POST\", \"headers\"?: "       \
@@ -370,7 +353,7 @@ static int prepare(const fc_host_t *host, fc_job_t *job, const http_state_t *st,
         if (json_array_size(args) != 1 || !json_is_object(req)) {
                 *status = host->fail(job, FC_JOB_DEAD, "ArgumentError", "%s; got %zu args%s%s", ARGS_USAGE,
                                      json_array_size(args), json_array_size(args) ? ", the first " : "",
-                                     json_array_size(args) ? json_kind(req) : "");
+                                     json_array_size(args) ? fc_json_kind(req) : "");
                 return -1;
         }
         const char *key;
@@ -389,7 +372,7 @@ static int prepare(const fc_host_t *host, fc_job_t *job, const http_state_t *st,
         if (!json_is_string(url) || strlen(json_string_value(url)) != json_string_length(url)) {
                 *status = host->fail(job, FC_JOB_DEAD, "ArgumentError",
                                      "HttpRequest: \"url\" must be a string, got %s",
-                                     url ? json_kind(url) : "none");
+                                     url ? fc_json_kind(url) : "none");
                 return -1;
         }
         if (method && (!json_is_string(method) || !is_token(json_string_value(method)) ||
@@ -400,14 +383,14 @@ static int prepare(const fc_host_t *host, fc_job_t *job, const http_state_t *st,
         }
         if (body && !json_is_string(body)) {
                 *status = host->fail(job, FC_JOB_DEAD, "ArgumentError",
-                                     "HttpRequest: \"body\" must be a string, got %s", json_kind(body));
+                                     "HttpRequest: \"body\" must be a string, got %s", fc_json_kind(body));
                 return -1;
         }
         if (headers && !json_is_object(headers)) {
                 *status = host->fail(
                         job, FC_JOB_DEAD, "ArgumentError",
                         "HttpRequest: \"headers\" must be an object of \"Name\": \"value\", got %s",
-                        json_kind(headers));
+                        fc_json_kind(headers));
                 return -1;
         }
         const char *m = method ? json_string_value(method) : body ? "POST" : "GET";
@@ -460,7 +443,7 @@ static int prepare(const fc_host_t *host, fc_job_t *job, const http_state_t *st,
                         *status = host->fail(
                                 job, FC_JOB_DEAD, "ArgumentError",
                                 "HttpRequest: header \"%s\" must be a one-line string, got %s", key,
-                                json_is_string(v) ? "a string with a line break or NUL" : json_kind(v));
+                                json_is_string(v) ? "a string with a line break or NUL" : fc_json_kind(v));
                         return -1;
                 }
                 if (strcasecmp(key, "Expect") == 0)
