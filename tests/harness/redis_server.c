@@ -49,27 +49,14 @@ static void sleep_ms(long ms) {
         nanosleep(&ts, NULL);
 }
 
-int fc_test_redis_start(fc_test_redis_t *r, const char *const *extra_args) {
+/* Runs redis-server on r's port, socket and directory, and waits until it
+ * answers PING. */
+static int spawn_server(fc_test_redis_t *r, const char *const *extra_args) {
         char port[16], logfile[300];
         const char *argv[64];
         int n = 0;
 
-        memset(r, 0, sizeof(*r));
-        r->pid = -1;
-        snprintf(r->dir, sizeof(r->dir), "%s/fc-redis-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        if (!mkdtemp(r->dir)) {
-                int e = -errno;
-                fprintf(stderr, "redis harness: mkdtemp %s: %s\n", r->dir, strerror(errno));
-                r->dir[0] = '\0';
-                return e;
-        }
-        r->port = pick_free_port();
-        if (r->port < 0) {
-                fprintf(stderr, "redis harness: no free port: %s\n", strerror(-r->port));
-                return r->port;
-        }
         snprintf(port, sizeof(port), "%d", r->port);
-        snprintf(r->socket_path, sizeof(r->socket_path), "%s/redis.sock", r->dir);
         snprintf(logfile, sizeof(logfile), "%s/redis.log", r->dir);
 
         argv[n++] = "redis-server";
@@ -123,6 +110,25 @@ int fc_test_redis_start(fc_test_redis_t *r, const char *const *extra_args) {
         return -ETIMEDOUT;
 }
 
+int fc_test_redis_start(fc_test_redis_t *r, const char *const *extra_args) {
+        memset(r, 0, sizeof(*r));
+        r->pid = -1;
+        snprintf(r->dir, sizeof(r->dir), "%s/fc-redis-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (!mkdtemp(r->dir)) {
+                int e = -errno;
+                fprintf(stderr, "redis harness: mkdtemp %s: %s\n", r->dir, strerror(errno));
+                r->dir[0] = '\0';
+                return e;
+        }
+        r->port = pick_free_port();
+        if (r->port < 0) {
+                fprintf(stderr, "redis harness: no free port: %s\n", strerror(-r->port));
+                return r->port;
+        }
+        snprintf(r->socket_path, sizeof(r->socket_path), "%s/redis.sock", r->dir);
+        return spawn_server(r, extra_args);
+}
+
 static void remove_dir(const char *dir) {
         char cmd[600];
         /* The directory is ours (mkdtemp) and holds only redis's files. */
@@ -131,7 +137,7 @@ static void remove_dir(const char *dir) {
                 fprintf(stderr, "redis harness: could not remove %s\n", dir);
 }
 
-void fc_test_redis_stop(fc_test_redis_t *r) {
+static void stop_process(fc_test_redis_t *r) {
         if (r->pid > 0) {
                 int status;
                 kill(r->pid, SIGTERM);
@@ -145,8 +151,23 @@ void fc_test_redis_stop(fc_test_redis_t *r) {
         reaped:
                 r->pid = -1;
         }
+}
+
+void fc_test_redis_stop(fc_test_redis_t *r) {
+        stop_process(r);
         if (r->dir[0]) {
                 remove_dir(r->dir);
                 r->dir[0] = '\0';
         }
+}
+
+void fc_test_redis_halt(fc_test_redis_t *r) {
+        stop_process(r);
+}
+
+int fc_test_redis_restart(fc_test_redis_t *r, const char *const *extra_args) {
+        if (!r->dir[0])
+                return -EINVAL;
+        stop_process(r);
+        return spawn_server(r, extra_args);
 }

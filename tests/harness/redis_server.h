@@ -25,4 +25,16 @@ int fc_test_redis_start(fc_test_redis_t *r, const char *const *extra_args);
  * its directory. Safe to call twice and on a server that failed to start. */
 void fc_test_redis_stop(fc_test_redis_t *r);
 
+/* Stops the server process like fc_test_redis_stop() but keeps its directory,
+ * port and socket path, so that fc_test_redis_restart() can bring it back
+ * where clients expect it. Safe on a server that is not running. */
+void fc_test_redis_halt(fc_test_redis_t *r);
+
+/* Stops the server if it runs, then starts it again on the same port, socket
+ * path and directory (whatever Redis kept there, e.g. an AOF, is loaded) and
+ * waits until it answers PING. extra_args as for fc_test_redis_start().
+ * Returns 0, -EINVAL for a server that was stopped (or never started), or a
+ * negative errno like fc_test_redis_start(). */
+int fc_test_redis_restart(fc_test_redis_t *r, const char *const *extra_args);
+
 #endif
