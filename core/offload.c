@@ -20,6 +20,7 @@ struct fc__offload_pool {
         pthread_cond_t work;
         offload_job_t *head, *tail;
         unsigned threads, idle, max;
+        unsigned queued; /* jobs not yet taken by a thread */
         bool stopping;
         pthread_t *tids;
 };
@@ -36,6 +37,7 @@ static void *blocking_main(void *arg) {
                 if (!p->head)
                         break; /* stopping and nothing left */
                 offload_job_t *job = p->head;
+                p->queued--;
                 p->head = job->next;
                 if (!p->head)
                         p->tail = NULL;
@@ -95,7 +97,11 @@ int fc_offload(fc_fn_t fn, void *arg) {
         offload_job_t job = {.fn = fn, .arg = arg, .waiter = &co->waiter};
 
         pthread_mutex_lock(&p->lock);
-        if (p->idle == 0 && p->threads < p->max) {
+        /* A thread signalled but not yet awake still counts as idle, so
+         * compare with the jobs already waiting, not with zero: otherwise a
+         * burst queues behind one thread (and deadlocks if one job waits
+         * for another). */
+        if (p->queued >= p->idle && p->threads < p->max) {
                 int r = pthread_create(&p->tids[p->threads], NULL, blocking_main, p);
                 if (r == 0)
                         p->threads++;
@@ -112,6 +118,7 @@ int fc_offload(fc_fn_t fn, void *arg) {
         else
                 p->head = &job;
         p->tail = &job;
+        p->queued++;
         pthread_cond_signal(&p->work);
         pthread_mutex_unlock(&p->lock);
 

@@ -175,6 +175,14 @@ typedef struct fc__runq {
         struct fc_coro *_Atomic items[FC__RUNQ_SIZE];
 } fc__runq_t;
 
+/* One fd wait in progress (sched.c, fc_wait_fd). */
+typedef struct fc__fd_slot {
+        struct fc_coro *co; /* NULL when free */
+        uint32_t revents;
+        uint32_t gen;       /* bumped when freed: late events are ignored */
+        uint32_t next_free;
+} fc__fd_slot_t;
+
 #define FC__STACK_CACHE 256
 #define FC__CORO_CACHE 1024
 
@@ -196,6 +204,8 @@ struct fc__worker {
         fc__timer_heap_t timers;
         int epfd;
         unsigned fd_waits;             /* coroutines waiting on an fd: poll only if any */
+        fc__fd_slot_t *fd_slots;       /* fd waits in progress, named by epoll data */
+        uint32_t n_fd_slots, cap_fd_slots, fd_free;
         bool stop_seen;
         fc__stack_t stacks[FC__STACK_CACHE];
         unsigned n_stacks;
@@ -234,6 +244,7 @@ struct fc_sched {
         _Atomic unsigned nidle;  /* workers parked or about to park */
         _Atomic bool waking;     /* a worker was signalled and has not come up yet */
 
+        _Atomic unsigned outside_calls;     /* spawns and wakes from other threads in progress */
         _Atomic uint64_t spawned_outside;   /* spawns from outside the pool */
         _Atomic uint64_t abandoned_outside; /* ... refused after counting */
         _Atomic bool stopping;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -166,10 +167,10 @@ static struct fc_coro *inject_take(fc__worker_t *w) {
         }
         if (!s->inject_head)
                 s->inject_tail = NULL;
-        atomic_fetch_sub(&s->inject_len, n);
+        size_t left = atomic_fetch_sub(&s->inject_len, n) - n;
         pthread_mutex_unlock(&s->inject_lock);
-        if (n > 1)
-                wake_idle_worker(s); /* the rest are stealable: let a sleeper share them */
+        if (n > 1 || left > 0)
+                wake_idle_worker(s); /* more is waiting: let a sleeper share it (Go's wakep) */
         return n ? first : NULL;
 }
 
@@ -215,11 +216,16 @@ static void wake_idle_worker(fc_sched_t *s) {
         atomic_store(&s->waking, false);
 }
 
+/* Wakes every worker, sleeping or not (shutdown). Writes each eventfd
+ * without touching the sleeping flags, which belong to wake_idle_worker's
+ * protocol; a running worker finds the count at its next epoll_wait. */
 static void wake_all_workers(fc_sched_t *s) {
+        uint64_t one = 1;
         for (unsigned i = 0; i < s->n; i++) {
-                atomic_store(&s->workers[i].sleeping, true);
-                worker_signal(&s->workers[i]);
+                ssize_t r = write(s->workers[i].evfd, &one, sizeof(one));
+                (void)r;
         }
+        atomic_store(&s->waking, false);
 }
 
 /* ---- counting live coroutines ----------------------------------------- */
@@ -245,6 +251,14 @@ static uint64_t pool_live(fc_sched_t *s) {
         for (unsigned i = 0; i < s->n; i++)
                 spawned += atomic_load(&s->workers[i].spawned_here);
         return spawned - finished;
+}
+
+/* An outside spawn that was counted but will not run. During shutdown the
+ * workers may be asleep waiting for exactly this count to settle. */
+static void abandon_outside_spawn(fc_sched_t *s) {
+        atomic_fetch_add(&s->abandoned_outside, 1);
+        if (atomic_load(&s->stopping))
+                wake_all_workers(s);
 }
 
 /* ---- coroutine records ------------------------------------------------ */
@@ -347,7 +361,7 @@ static int spawn(fc_sched_t *s, fc_fn_t fn, void *arg, fc_coro_t **handle, bool 
                  * this spawn or we see it stopping (and count it finished). */
                 atomic_fetch_add(&s->spawned_outside, 1);
                 if (atomic_load(&s->stopping)) {
-                        atomic_fetch_add(&s->abandoned_outside, 1);
+                        abandon_outside_spawn(s);
                         return -ESHUTDOWN;
                 }
         }
@@ -361,7 +375,7 @@ static int spawn(fc_sched_t *s, fc_fn_t fn, void *arg, fc_coro_t **handle, bool 
                         fc__set_last_error("cannot allocate a coroutine record: out of memory");
                 }
                 if (!w)
-                        atomic_fetch_add(&s->abandoned_outside, 1);
+                        abandon_outside_spawn(s);
                 return r;
         }
         if (w)
@@ -424,7 +438,15 @@ static int spawn(fc_sched_t *s, fc_fn_t fn, void *arg, fc_coro_t **handle, bool 
 }
 
 int fc_spawn(fc_sched_t *s, fc_fn_t fn, void *arg, fc_coro_t **handle) {
-        return spawn(s, fn, arg, handle, false);
+        fc__worker_t *w = fc__tls_worker;
+        if (w && w->pool == s)
+                return spawn(s, fn, arg, handle, false);
+        /* From outside the pool: counted, so that a call made while
+         * fc_sched_destroy runs finishes before the pool is freed. */
+        atomic_fetch_add(&s->outside_calls, 1);
+        int r = spawn(s, fn, arg, handle, false);
+        atomic_fetch_sub(&s->outside_calls, 1);
+        return r;
 }
 
 int fc_spawn_here(fc_fn_t fn, void *arg, fc_coro_t **handle) {
@@ -487,12 +509,18 @@ void fc__sched_make_ready(struct fc_coro *co) {
                 }
                 return;
         }
+        /* Counted, so fc_sched_destroy can't free the worker between our
+         * push and our signal (the coroutine may run and the pool drain in
+         * that window). */
+        fc_sched_t *pool = owner->pool;
+        atomic_fetch_add(&pool->outside_calls, 1);
         struct fc_coro *head = atomic_load_explicit(&owner->inbox, memory_order_relaxed);
         do
                 co->next = head;
         while (!atomic_compare_exchange_weak_explicit(&owner->inbox, &head, co, memory_order_seq_cst,
                                                       memory_order_relaxed));
         worker_signal(owner);
+        atomic_fetch_sub(&pool->outside_calls, 1);
 }
 
 static void inbox_drain(fc__worker_t *w) {
@@ -587,7 +615,9 @@ fc__wake_t fc__sched_park(struct fc_coro *co, int64_t timeout_ms) {
         assert(w == fc__tls_worker && w->current == co);
         /* Without memory for the timer, time out at once rather than wait
          * forever: waking ourselves makes the scheduler requeue us. */
-        if (timeout_ms >= 0 && fc__timer_arm(&w->timers, &co->wait_timer, fc_now_ms() + timeout_ms) < 0)
+        /* +1: fc_now_ms() truncates, so "now" may be up to 1 ms in the past;
+         * a wait never ends before its full length. */
+        if (timeout_ms >= 0 && fc__timer_arm(&w->timers, &co->wait_timer, fc_now_ms() + timeout_ms + 1) < 0)
                 fc__waiter_wake(&co->waiter, FC__WAKE_TIMEOUT);
         co->switch_reason = FC__SW_PARK;
         switch_to_sched(co);
@@ -609,26 +639,59 @@ static void deadline_fired(fc__timer_t *t) {
 
 /* ---- the worker loop -------------------------------------------------- */
 
-/* fd readiness: the epoll data points at one of these, on the waiting
- * coroutine's stack; NULL marks the worker's eventfd. */
-typedef struct fd_wait {
-        struct fc_coro *co;
-        uint32_t revents;
-} fd_wait_t;
+/* fd waits. The epoll data of a registration names a slot of the worker's
+ * table and the slot's generation, not the waiting coroutine's stack: if an
+ * fd is closed while waited on and a dup keeps its file open, the kernel
+ * keeps the registration after our EPOLL_CTL_DEL fails, and a late event
+ * must find a stale generation, not a dead stack frame. EPOLLONESHOT makes
+ * such a leftover fire at most once. The eventfd's data is all ones. */
+#define EVENTFD_TOKEN UINT64_MAX
+
+static uint32_t fd_slot_take(fc__worker_t *w, struct fc_coro *co) {
+        uint32_t i;
+        if (w->fd_free != UINT32_MAX) {
+                i = w->fd_free;
+                w->fd_free = w->fd_slots[i].next_free;
+        } else {
+                if (w->n_fd_slots == w->cap_fd_slots) {
+                        uint32_t cap = w->cap_fd_slots ? w->cap_fd_slots * 2 : 64;
+                        fc__fd_slot_t *a = realloc(w->fd_slots, cap * sizeof(*a));
+                        if (!a)
+                                return UINT32_MAX;
+                        w->fd_slots = a;
+                        w->cap_fd_slots = cap;
+                }
+                i = w->n_fd_slots++;
+                w->fd_slots[i].gen = 0;
+        }
+        w->fd_slots[i].co = co;
+        w->fd_slots[i].revents = 0;
+        return i;
+}
+
+static void fd_slot_give(fc__worker_t *w, uint32_t i) {
+        w->fd_slots[i].co = NULL;
+        w->fd_slots[i].gen++;
+        w->fd_slots[i].next_free = w->fd_free;
+        w->fd_free = i;
+}
 
 static void poll_events(fc__worker_t *w, int timeout_ms) {
         struct epoll_event ev[64];
         int n = epoll_wait(w->epfd, ev, 64, timeout_ms);
         for (int i = 0; i < n; i++) {
-                fd_wait_t *fw = ev[i].data.ptr;
-                if (!fw) {
+                uint64_t token = ev[i].data.u64;
+                if (token == EVENTFD_TOKEN) {
                         uint64_t v;
                         ssize_t r = read(w->evfd, &v, sizeof(v));
                         (void)r;
                         continue;
                 }
-                fw->revents = ev[i].events;
-                fc__waiter_wake(&fw->co->waiter, FC__WAKE_IO);
+                uint32_t slot = (uint32_t)token, gen = (uint32_t)(token >> 32);
+                if (slot >= w->n_fd_slots || w->fd_slots[slot].gen != gen || !w->fd_slots[slot].co)
+                        continue; /* a leftover of a wait that has ended */
+                w->fd_slots[slot].revents = ev[i].events;
+                fc__waiter_wake(&w->fd_slots[slot].co->waiter, FC__WAKE_IO);
         }
 }
 
@@ -653,7 +716,7 @@ static struct fc_coro *steal(fc__worker_t *w) {
                         continue;
                 for (uint32_t i = 1; i < n; i++)
                         runq_push(&w->runq, batch[i]);
-                if (n > 1)
+                if (n > 1 || !runq_empty(&victim->runq))
                         wake_idle_worker(s);
                 return batch[0];
         }
@@ -820,9 +883,23 @@ static void overflow_handler(int sig, siginfo_t *info, void *uctx) {
                 signal(SIGABRT, SIG_DFL);
                 abort();
         }
-        /* Not ours: hand the fault to whoever handled it before, by
-         * restoring that and letting the instruction fault again. */
-        sigaction(SIGSEGV, &previous_segv, NULL);
+        /* Not ours: hand it to whoever handled SIGSEGV before us, leaving
+         * our handler in place. With no handler before us the default
+         * action ends the process: restore it and re-raise, which also
+         * works for a SIGSEGV sent with kill. */
+        if (previous_segv.sa_flags & SA_SIGINFO) {
+                if (previous_segv.sa_sigaction)
+                        previous_segv.sa_sigaction(sig, info, uctx);
+                return;
+        }
+        if (previous_segv.sa_handler == SIG_IGN)
+                return;
+        if (previous_segv.sa_handler != SIG_DFL) {
+                previous_segv.sa_handler(sig);
+                return;
+        }
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
 }
 
 static void install_overflow_handler(void) {
@@ -849,6 +926,7 @@ static void worker_free(fc_sched_t *s, fc__worker_t *w) {
                 free(co);
         }
         fc__timer_heap_free(&w->timers);
+        free(w->fd_slots);
         if (w->epfd >= 0)
                 close(w->epfd);
         if (w->evfd >= 0)
@@ -868,7 +946,8 @@ static int worker_init(fc_sched_t *s, fc__worker_t *w, unsigned index) {
         w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (w->evfd < 0)
                 return -errno;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        w->fd_free = UINT32_MAX;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EVENTFD_TOKEN};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) < 0)
                 return -errno;
         w->altstack = malloc(SIGSTKSZ * 4);
@@ -936,6 +1015,8 @@ void fc_sched_destroy(fc_sched_t *s) {
         wake_all_workers(s);
         for (unsigned i = 0; i < s->n; i++)
                 pthread_join(s->workers[i].thread, NULL);
+        while (atomic_load(&s->outside_calls))
+                sched_yield(); /* a spawn or wake from another thread is still using the pool */
         /* Every coroutine has returned; blocking threads may still be idle. */
         fc__offload_destroy(s);
         for (unsigned i = 0; i < s->n; i++)
@@ -1008,10 +1089,27 @@ int fc_wait_fd(int fd, uint32_t events, int64_t timeout_ms) {
         int r = fc__wait_begin(&co->waiter, true);
         if (r < 0)
                 return r;
-        fd_wait_t fw = {.co = co, .revents = 0};
-        struct epoll_event ev = {.events = events, .data.ptr = &fw};
+        if (timeout_ms == 0) {
+                /* "Don't wait": look once. */
+                struct pollfd pfd = {.fd = fd, .events = (short)events};
+                fc__wait_abort(&co->waiter);
+                r = poll(&pfd, 1, 0);
+                if (r < 0)
+                        return -errno;
+                if (pfd.revents & POLLNVAL)
+                        return -EBADF;
+                return r > 0 ? (int)pfd.revents : -ETIMEDOUT;
+        }
+        uint32_t slot = fd_slot_take(w, co);
+        if (slot == UINT32_MAX) {
+                fc__wait_abort(&co->waiter);
+                return -ENOMEM;
+        }
+        struct epoll_event ev = {.events = events | EPOLLONESHOT,
+                                 .data.u64 = (uint64_t)w->fd_slots[slot].gen << 32 | slot};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 r = -errno;
+                fd_slot_give(w, slot);
                 fc__wait_abort(&co->waiter);
                 return r;
         }
@@ -1019,8 +1117,10 @@ int fc_wait_fd(int fd, uint32_t events, int64_t timeout_ms) {
         fc__wake_t why = fc__wait_park(&co->waiter, timeout_ms);
         w->fd_waits--;
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+        uint32_t revents = w->fd_slots[slot].revents;
+        fd_slot_give(w, slot);
         if (why == FC__WAKE_IO)
-                return (int)fw.revents;
+                return (int)revents;
         return fc__wake_result(why);
 }
 
@@ -1034,9 +1134,10 @@ int fc_set_deadline(int64_t ms) {
                 fc__timer_cancel(&w->timers, &co->deadline_timer);
                 return 0;
         }
-        co->deadline = fc_now_ms() + ms;
-        if (fc__timer_arm(&w->timers, &co->deadline_timer, co->deadline) < 0)
+        int64_t deadline = fc_now_ms() + ms;
+        if (fc__timer_arm(&w->timers, &co->deadline_timer, deadline) < 0)
                 return -ENOMEM;
+        co->deadline = deadline;
         return 0;
 }
 

@@ -96,6 +96,9 @@ fc__wake_t fc__wait_park(fc__waiter_t *w, int64_t timeout_ms) {
 }
 
 bool fc__waiter_wake(fc__waiter_t *w, fc__wake_t reason) {
+        /* Read before the CAS: once it succeeds, a coroutine woken while
+         * PARKING may run on, finish and have its record reused. */
+        struct fc_coro *co = w->co;
         uint32_t s = atomic_load(&w->state), next;
         do {
                 if (reason == FC__WAKE_CANCEL && (s & FC__W_NOCANCEL))
@@ -109,10 +112,10 @@ bool fc__waiter_wake(fc__waiter_t *w, fc__wake_t reason) {
                 next |= (uint32_t)reason << 16;
         } while (!atomic_compare_exchange_weak(&w->state, &s, next));
 
-        if (!w->co)
-                futex_wake_all(&w->state);
+        if (!co)
+                futex_wake_all(&w->state); /* a plain thread's waiter outlives its wait */
         else if (phase(s) == FC__W_PARKED)
-                fc__sched_make_ready(w->co);
+                fc__sched_make_ready(co); /* PARKED: it can't run until this queues it */
         /* PARKING -> WOKEN: the scheduler requeues it after the switch. */
         return true;
 }

@@ -102,10 +102,57 @@ static void test_offload_under_load(void **state) {
         fc_sched_destroy(s);
 }
 
+/* Two offloaded calls where the first blocks until the second runs: a burst
+ * must get a thread each, not queue behind one (which would deadlock). */
+typedef struct pair {
+        int p[2];
+        char got;
+} pair_t;
+
+static void blocking_reader(void *arg) {
+        pair_t *pr = arg;
+        if (read(pr->p[0], &pr->got, 1) != 1)
+                pr->got = 0;
+}
+
+static void blocking_writer(void *arg) {
+        pair_t *pr = arg;
+        if (write(pr->p[1], "w", 1) != 1)
+                pr->got = '!';
+}
+
+static void offload_reader(void *arg) {
+        fc_offload(blocking_reader, arg);
+}
+
+static void offload_writer(void *arg) {
+        fc_offload(blocking_writer, arg);
+}
+
+static void test_dependent_offloads_in_a_burst_do_not_deadlock(void **state) {
+        for (int round = 0; round < STRESS(200) + 1; round++) {
+                fc_sched_t *s;
+                fc_sched_options_t o = {.threads = 1, .blocking_threads = 8};
+                assert_int_equal(fc_sched_create(&o, &s), 0);
+                pair_t pr = {0};
+                assert_int_equal(pipe(pr.p), 0);
+                fc_coro_t *a, *b;
+                assert_int_equal(fc_spawn(s, offload_reader, &pr, &a), 0);
+                assert_int_equal(fc_spawn(s, offload_writer, &pr, &b), 0);
+                assert_int_equal(fc_join(a), 0);
+                assert_int_equal(fc_join(b), 0);
+                assert_int_equal(pr.got, 'w');
+                close(pr.p[0]);
+                close(pr.p[1]);
+                fc_sched_destroy(s);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_offload_frees_the_scheduler_thread),
                 cmocka_unit_test(test_offload_under_load),
+                cmocka_unit_test(test_dependent_offloads_in_a_burst_do_not_deadlock),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

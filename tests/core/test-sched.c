@@ -360,6 +360,123 @@ static void test_wait_fd_wakes_on_data_and_times_out(void **state) {
         fc_sched_destroy(s);
 }
 
+static void wait_ready_fd_without_timeout(void *arg) {
+        int *p = arg;
+        p[2] = fc_wait_fd(p[0], EPOLLIN, 0);  /* nothing to read yet */
+        assert_int_equal(write(p[1], "x", 1), 1);
+        p[3] = fc_wait_fd(p[0], EPOLLIN, 0);  /* readable now: no suspension needed */
+        p[4] = fc_wait_fd(p[1], EPOLLOUT, 0);
+}
+
+static void test_wait_fd_with_zero_timeout_looks_once(void **state) {
+        fc_sched_t *s = pool(1);
+        int p[5];
+        assert_int_equal(pipe(p), 0);
+        fc_coro_t *co;
+        assert_int_equal(fc_spawn(s, wait_ready_fd_without_timeout, p, &co), 0);
+        assert_int_equal(fc_join(co), 0);
+        assert_int_equal(p[2], -ETIMEDOUT);
+        assert_true(p[3] > 0 && (p[3] & EPOLLIN));
+        assert_true(p[4] > 0 && (p[4] & EPOLLOUT));
+        close(p[0]);
+        close(p[1]);
+        fc_sched_destroy(s);
+}
+
+/* An fd closed while a coroutine waits on it, its file kept open by a dup:
+ * the kernel keeps the epoll registration after the wait ends, and a later
+ * event on it must be ignored, not delivered to a stack frame that is gone. */
+typedef struct closing_fd {
+        int fd, r;
+        _Atomic int waiting;
+} closing_fd_t;
+
+static void wait_on_closing_fd(void *arg) {
+        closing_fd_t *c = arg;
+        atomic_store(&c->waiting, 1);
+        c->r = fc_wait_fd(c->fd, EPOLLIN, 200);
+}
+
+static void sleep_a_little(void *arg) {
+        *(int *)arg = fc_sleep(20);
+}
+
+static void test_event_after_a_wait_on_a_closed_fd_is_ignored(void **state) {
+        fc_sched_t *s = pool(1);
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        int keep = dup(p[0]);
+        closing_fd_t c = {.fd = p[0]};
+        fc_coro_t *co;
+        assert_int_equal(fc_spawn(s, wait_on_closing_fd, &c, &co), 0);
+        while (!atomic_load(&c.waiting))
+                sched_yield();
+        close(p[0]);
+        assert_int_equal(fc_join(co), 0);
+        assert_true(c.r == -ETIMEDOUT || c.r == -EBADF); /* closed before or while it waited */
+        /* Make the still-open file readable, then let the worker poll. */
+        assert_int_equal(write(p[1], "x", 1), 1);
+        int slept = -1;
+        assert_int_equal(fc_spawn(s, sleep_a_little, &slept, &co), 0);
+        assert_int_equal(fc_join(co), 0);
+        assert_int_equal(slept, 0);
+        close(keep);
+        close(p[1]);
+        fc_sched_destroy(s);
+}
+
+/* Plain threads spawning while fc_sched_destroy runs get -ESHUTDOWN, and
+ * those refused spawns don't keep the pool from stopping. A coroutine keeps
+ * the pool alive (in an uncancellable offload) until the spawners are done,
+ * so no spawn can come after fc_sched_destroy returns. */
+typedef struct late {
+        fc_sched_t *s;
+        _Atomic int shutdown_seen, refused, accepted;
+        pthread_barrier_t done;
+} late_t;
+
+static void hold_until_spawners_done(void *arg) {
+        pthread_barrier_wait(&((late_t *)arg)->done);
+}
+
+static void keeper(void *arg) {
+        late_t *l = arg;
+        assert_int_equal(fc_sleep(FC_FOREVER), -ECANCELED); /* destroy has begun */
+        atomic_store(&l->shutdown_seen, 1);
+        fc_offload(hold_until_spawners_done, l);
+}
+
+static void nothing(void *arg) {
+}
+
+static void *late_spawner(void *arg) {
+        late_t *l = arg;
+        while (!atomic_load(&l->shutdown_seen))
+                sched_yield();
+        for (int i = 0; i < 200; i++) {
+                int r = fc_spawn(l->s, nothing, NULL, NULL);
+                atomic_fetch_add(r == -ESHUTDOWN ? &l->refused : &l->accepted, 1);
+        }
+        pthread_barrier_wait(&l->done);
+        return NULL;
+}
+
+static void test_spawns_during_shutdown_are_refused_and_do_not_hang_it(void **state) {
+        enum { SPAWNERS = 3 };
+        late_t l = {.s = pool(2)};
+        pthread_barrier_init(&l.done, NULL, SPAWNERS + 1);
+        pthread_t t[SPAWNERS];
+        assert_int_equal(fc_spawn(l.s, keeper, &l, NULL), 0);
+        for (int i = 0; i < SPAWNERS; i++)
+                assert_int_equal(pthread_create(&t[i], NULL, late_spawner, &l), 0);
+        fc_sched_destroy(l.s);
+        for (int i = 0; i < SPAWNERS; i++)
+                pthread_join(t[i], NULL);
+        assert_int_equal(atomic_load(&l.refused), SPAWNERS * 200);
+        assert_int_equal(atomic_load(&l.accepted), 0);
+        pthread_barrier_destroy(&l.done);
+}
+
 /* ---- deadlines and cancellation ---------------------------------------- */
 
 typedef struct cancel_probe {
@@ -505,6 +622,9 @@ int main(void) {
                 cmocka_unit_test(test_yielding_coroutine_does_not_starve_new_ones),
                 cmocka_unit_test(test_sleep_lasts_at_least_its_time),
                 cmocka_unit_test(test_wait_fd_wakes_on_data_and_times_out),
+                cmocka_unit_test(test_wait_fd_with_zero_timeout_looks_once),
+                cmocka_unit_test(test_event_after_a_wait_on_a_closed_fd_is_ignored),
+                cmocka_unit_test(test_spawns_during_shutdown_are_refused_and_do_not_hang_it),
                 cmocka_unit_test(test_deadline_cancels_current_and_later_waits),
                 cmocka_unit_test(test_cancel_wakes_a_sleeper_from_another_thread),
                 cmocka_unit_test(test_cancel_racing_with_wakeup),

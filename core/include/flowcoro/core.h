@@ -77,7 +77,9 @@ unsigned fc_sched_threads(const fc_sched_t *s);
  * that the caller must give back with fc_join() or fc_detach().
  * Returns 0, -ESHUTDOWN once fc_sched_destroy has begun (from outside the
  * pool), or -ENOMEM / -EAGAIN when no stack could be mapped; fc_last_error()
- * then says which limit was hit and how to raise it. */
+ * then says which limit was hit and how to raise it. Threads outside the
+ * pool may call this while fc_sched_destroy runs, but not after it returned:
+ * stop them first (they can stop at the first -ESHUTDOWN). */
 int fc_spawn(fc_sched_t *s, fc_fn_t fn, void *arg, fc_coro_t **handle);
 
 /* Like fc_spawn, but runs the new coroutine on the caller's own scheduler
@@ -90,8 +92,8 @@ int fc_spawn_here(fc_fn_t fn, void *arg, fc_coro_t **handle);
 int fc_join(fc_coro_t *co);
 
 /* Waits until one of cos[0..n) has returned and gives its index, without
- * releasing any handle. Returns the index, -ETIMEDOUT, -ECANCELED, or -EINVAL
- * for n == 0. */
+ * releasing any handle. Returns the index, -ETIMEDOUT, -ECANCELED, -EINVAL
+ * for n == 0, or -ENOMEM (more than 8 handles need an allocation). */
 int fc_join_any(fc_coro_t *const *cos, size_t n, int64_t timeout_ms);
 
 /* Gives a handle back without waiting; the coroutine runs on. */
@@ -112,22 +114,25 @@ uint64_t fc_self_id(void);
  * -ECANCELED (the coroutine is still rescheduled either way). */
 int fc_yield(void);
 
-/* Suspends the coroutine for ms milliseconds (timers are per scheduler,
- * millisecond resolution). Returns 0, or -ECANCELED. */
+/* Suspends the coroutine for at least ms milliseconds (timers are per
+ * scheduler, millisecond resolution). Returns 0, or -ECANCELED. */
 int fc_sleep(int64_t ms);
 
 /* Waits until fd is ready for events (EPOLLIN, EPOLLOUT, ...). Only from a
  * coroutine (-EPERM otherwise). fd must not be waited on by another
- * coroutine of the same scheduler at the same time (-EEXIST).
+ * coroutine of the same scheduler at the same time (-EEXIST). Don't close
+ * fd while a coroutine waits on it: that wait then ends only by its
+ * timeout or cancellation. timeout_ms 0 looks once without suspending.
  * Returns the ready events (> 0; EPOLLERR/EPOLLHUP may be among them),
- * -ETIMEDOUT, -ECANCELED, or the errno of epoll_ctl (-EBADF, -EPERM for a
- * regular file). */
+ * -ETIMEDOUT, -ECANCELED, -ENOMEM, or the errno of epoll_ctl (-EBADF,
+ * -EPERM for a regular file). */
 int fc_wait_fd(int fd, uint32_t events, int64_t timeout_ms);
 
 /* Sets the running coroutine's deadline ms milliseconds from now (replacing
  * any earlier one; FC_FOREVER clears it). When it passes, the coroutine is
  * cancelled as by fc_cancel, with fc_cancelled() == FC_CANCEL_DEADLINE.
- * Returns 0, or -EPERM outside a coroutine. */
+ * Returns 0, -EPERM outside a coroutine, or -ENOMEM (the deadline is then
+ * unchanged). */
 int fc_set_deadline(int64_t ms);
 
 /* Milliseconds left before the deadline (0 if passed), or FC_FOREVER when
