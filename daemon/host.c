@@ -23,6 +23,7 @@ _Static_assert(FC_REDIS_STRING == REDIS_REPLY_STRING && FC_REDIS_ARRAY == REDIS_
                "reply types");
 
 static fc_host_redis_fn redis_runner;
+static void *redis_ctx;
 
 static const char *priority_name(fc_log_priority_t p) {
         switch (p) {
@@ -113,7 +114,7 @@ static int host_redis(fc_job_t *job, int argc, const char *const *argv, const si
         *reply = NULL;
         if (!redis_runner)
                 return -ENOTCONN;
-        return redis_runner(job, argc, argv, argvlen, reply);
+        return redis_runner(redis_ctx, job, argc, argv, argvlen, reply);
 }
 
 static void host_redis_free(fc_redis_reply_t *reply) {
@@ -182,8 +183,21 @@ const fc_host_t *fc_host(void) {
         return &host_table;
 }
 
-void fc_host_set_redis(fc_host_redis_fn fn) {
+void fc_host_set_redis(fc_host_redis_fn fn, void *ctx) {
         redis_runner = fn;
+        redis_ctx = ctx;
+}
+
+static int pool_runner(void *pool, fc_job_t *job, int argc, const char *const *argv, const size_t *argvlen,
+                       fc_redis_reply_t **reply) {
+        redisReply *r = NULL;
+        int rc = fc_redis_pool_command(pool, &r, argc, argv, argvlen);
+        *reply = (fc_redis_reply_t *)r; /* same layout: see the static asserts above */
+        return rc;
+}
+
+void fc_host_use_redis_pool(fc_redis_pool_t *pool) {
+        fc_host_set_redis(pool ? pool_runner : NULL, pool);
 }
 
 fc_job_status_t fc_host_run(const fc_plugin_handler_t *h, fc_job_t *job) {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "flowcoro/core.h"
@@ -46,17 +47,22 @@ static void test_fifo_and_nonblocking_edges_from_plain_thread(void **state) {
         fc_chan_destroy(ch);
 }
 
-/* Ping-pong between two coroutines of a two-thread pool. */
+/* Ping-pong between coroutines on the two schedulers of a pool: the pinger
+ * holds its thread until the ponger has started, which it then can only do
+ * on the other scheduler. */
 typedef struct pp {
         fc_chan_t *ping, *pong;
         long rounds;
-        pthread_t thread;
+        pthread_t ping_thread, pong_thread;
+        _Atomic int pong_started;
         long sum;
 } pp_t;
 
 static void pinger(void *arg) {
         pp_t *p = arg;
-        p->thread = pthread_self();
+        p->ping_thread = pthread_self();
+        while (!atomic_load(&p->pong_started))
+                sched_yield(); /* the OS thread's yield: this scheduler stays busy */
         for (long i = 0; i < p->rounds; i++) {
                 void *v;
                 assert_int_equal(fc_chan_send(p->ping, (void *)(i + 1), FC_FOREVER), 0);
@@ -69,21 +75,24 @@ static void pinger(void *arg) {
 static void ponger(void *arg) {
         pp_t *p = arg;
         void *v;
+        p->pong_thread = pthread_self();
+        atomic_store(&p->pong_started, 1);
         while (fc_chan_recv(p->ping, &v, FC_FOREVER) == 0)
                 assert_int_equal(fc_chan_send(p->pong, (void *)((intptr_t)v + 1), FC_FOREVER), 0);
 }
 
-static void test_ping_pong_on_the_pool(void **state) {
+static void test_ping_pong_between_schedulers(void **state) {
         fc_sched_t *s = pool(2);
         pp_t p = {.rounds = STRESS(20000)};
         assert_int_equal(fc_chan_create(1, &p.ping), 0);
         assert_int_equal(fc_chan_create(1, &p.pong), 0);
         fc_coro_t *a, *b;
-        assert_int_equal(fc_spawn(s, ponger, &p, &b), 0);
         assert_int_equal(fc_spawn(s, pinger, &p, &a), 0);
+        assert_int_equal(fc_spawn(s, ponger, &p, &b), 0);
         assert_int_equal(fc_join(a), 0);
         fc_chan_close(p.ping);
         assert_int_equal(fc_join(b), 0);
+        assert_false(pthread_equal(p.ping_thread, p.pong_thread));
         long expect = 0;
         for (long i = 0; i < p.rounds; i++)
                 expect += i + 2;
@@ -211,7 +220,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_create_rejects_zero_capacity),
                 cmocka_unit_test(test_fifo_and_nonblocking_edges_from_plain_thread),
-                cmocka_unit_test(test_ping_pong_on_the_pool),
+                cmocka_unit_test(test_ping_pong_between_schedulers),
                 cmocka_unit_test(test_many_producers_and_consumers_each_value_once),
                 cmocka_unit_test(test_close_wakes_waiters_on_both_sides),
         };

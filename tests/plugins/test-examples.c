@@ -17,39 +17,16 @@
 
 #include "harness/redis_server.h"
 #include "plugin_test.h"
+#include "redis_pool.h"
 
 static fc_sched_t *pool;
 static fc_config_t *config;
 static fc_plugin_set_t *set;
 static fc_test_redis_t redis;
 
-/* The host's Redis runner for these tests: a blocking hiredis call, run
- * through fc_offload so the scheduler thread never blocks. (The daemon
- * installs its coroutine-native client instead.) */
-typedef struct redis_call {
-        int argc;
-        const char *const *argv;
-        const size_t *lens;
-        redisReply *reply;
-} redis_call_t;
-
-static void redis_call_blocking(void *arg) {
-        redis_call_t *c = arg;
-        redisContext *ctx = redisConnectUnix(redis.socket_path);
-        if (ctx && !ctx->err)
-                c->reply = redisCommandArgv(ctx, c->argc, (const char **)c->argv, c->lens);
-        redisFree(ctx);
-}
-
-static int test_redis_runner(fc_job_t *job, int argc, const char *const *argv, const size_t *lens,
-                             fc_redis_reply_t **reply) {
-        redis_call_t c = {.argc = argc, .argv = argv, .lens = lens};
-        fc_offload(redis_call_blocking, &c);
-        if (!c.reply)
-                return -ECONNRESET;
-        *reply = (fc_redis_reply_t *)c.reply;
-        return 0;
-}
+/* Handlers' Redis commands go through the daemon's own connection pool,
+ * connected to this test's redis-server. */
+static fc_redis_pool_t *rpool;
 
 static int setup(void **state) {
         fc_sched_options_t o = {.threads = 2};
@@ -58,12 +35,16 @@ static int setup(void **state) {
                 return -1;
         int r = pt_load("plugins:\n  load:\n    - path: " PLUGIN_DIR "/examples.so\n", false, &config, &set, &e);
         fc_config_errors_free(e);
-        fc_host_set_redis(test_redis_runner);
-        return r;
+        fc_redis_options_t ro = {.transport = FC_REDIS_UNIX, .socket_path = redis.socket_path};
+        if (r < 0 || fc_redis_pool_new(&ro, 4, &rpool) < 0)
+                return -1;
+        fc_host_use_redis_pool(rpool);
+        return 0;
 }
 
 static int teardown(void **state) {
-        fc_host_set_redis(NULL);
+        fc_host_use_redis_pool(NULL);
+        fc_redis_pool_free(rpool);
         fc_plugin_set_unref(set);
         fc_config_free(config);
         fc_sched_destroy(pool);
@@ -189,12 +170,33 @@ static void test_record_counts_each_execution_in_redis(void **state) {
         fc_job_free(j);
 
         /* No Redis at all: retry, not a crash. */
-        fc_host_set_redis(NULL);
+        fc_host_use_redis_pool(NULL);
         j = run("{\"class\":\"Record\",\"args\":[\"runs\"]}");
         assert_int_equal(j->status, FC_JOB_RETRY);
         assert_non_null(strstr(j->error_message, "HINCRBY failed: "));
         fc_job_free(j);
-        fc_host_set_redis(test_redis_runner);
+        fc_host_use_redis_pool(rpool);
+
+        /* Many Record jobs at once share the pool's 4 connections. */
+        enum { MANY = 200 };
+        static bg_job_t many[MANY];
+        fc_coro_t *cos[MANY];
+        char err[256], payload[128];
+        for (int i = 0; i < MANY; i++) {
+                snprintf(payload, sizeof(payload), "{\"class\":\"Record\",\"args\":[\"many\",1],\"jid\":\"m%d\"}", i);
+                assert_int_equal(fc_job_parse(payload, strlen(payload), &many[i].job, err, sizeof(err)), 0);
+                many[i].h = fc_plugin_set_find(set, "Record");
+                assert_int_equal(fc_spawn(pool, run_bg, &many[i], &cos[i]), 0);
+        }
+        for (int i = 0; i < MANY; i++) {
+                assert_int_equal(fc_join(cos[i]), 0);
+                assert_int_equal(many[i].job->status, FC_JOB_OK);
+                fc_job_free(many[i].job);
+        }
+        for (int i = 0; i < MANY; i++) {
+                snprintf(payload, sizeof(payload), "m%d", i);
+                assert_int_equal(hget("many", payload), 1);
+        }
 }
 
 static void test_crash_is_refused_unless_allowed(void **state) {

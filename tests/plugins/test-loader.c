@@ -268,6 +268,32 @@ static void test_reload_while_jobs_run_on_the_old_generation(void **state) {
         fc_sched_destroy(s);
 }
 
+/* A reload whose plugin refuses its new config fails with that message and
+ * leaves the running set untouched. */
+static void test_failed_reload_keeps_the_running_set(void **state) {
+        fc_sched_t *s;
+        fc_sched_options_t so = {.threads = 1};
+        assert_int_equal(fc_sched_create(&so, &s), 0);
+        fc_config_t *c1, *c2;
+        fc_plugin_set_t *running, *next;
+        fc_config_errors_t *e1, *e2;
+        assert_int_equal(pt_load(one_plugin(PLUGIN_DIR "/examples.so"), false, &c1, &running, &e1), 0);
+        snprintf(yaml, sizeof(yaml), "plugins:\n  load:\n    - path: %s\n      config: { allow_crash: 3 }\n",
+                 PLUGIN_DIR "/examples.so");
+        assert_int_equal(pt_load(yaml, false, &c2, &next, &e2), -EINVAL);
+        assert_null(next);
+        assert_non_null(strstr(pt_errors_text(e2), "plugins.load[0].config.allow_crash: expected true or false"));
+        fc_job_t *j = pt_run(s, running, "{\"class\":\"Noop\",\"args\":[]}", FC_FOREVER);
+        assert_int_equal(j->status, FC_JOB_OK);
+        fc_job_free(j);
+        fc_plugin_set_unref(running);
+        fc_config_errors_free(e1);
+        fc_config_errors_free(e2);
+        fc_config_free(c1);
+        fc_config_free(c2);
+        fc_sched_destroy(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_examples_load_and_offer_their_classes),
@@ -276,6 +302,7 @@ int main(void) {
                 cmocka_unit_test(test_init_refusing_config_reports_positions),
                 cmocka_unit_test_teardown(test_permission_checks, perm_cleanup),
                 cmocka_unit_test(test_reload_while_jobs_run_on_the_old_generation),
+                cmocka_unit_test(test_failed_reload_keeps_the_running_set),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,7 +92,9 @@ int fc_spawn_here(fc_fn_t fn, void *arg, fc_coro_t **handle);
 int fc_join(fc_coro_t *co);
 
 /* Waits until one of cos[0..n) has returned and gives its index, without
- * releasing any handle. Returns the index, -ETIMEDOUT, -ECANCELED, -EINVAL
+ * releasing any handle. This is when_any over waits: run each wait in a
+ * child coroutine, take the first to finish, then fc_cancel and fc_join the
+ * others. Returns the index, -ETIMEDOUT, -ECANCELED, -EINVAL
  * for n == 0, or -ENOMEM (more than 8 handles need an allocation). */
 int fc_join_any(fc_coro_t *const *cos, size_t n, int64_t timeout_ms);
 
