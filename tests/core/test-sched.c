@@ -401,7 +401,7 @@ static void sleep_a_little(void *arg) {
         *(int *)arg = fc_sleep(20);
 }
 
-static void test_event_after_a_wait_on_a_closed_fd_is_ignored(void **state) {
+static __attribute__((unused)) void test_event_after_a_wait_on_a_closed_fd_is_ignored(void **state) {
         fc_sched_t *s = pool(1);
         int p[2];
         assert_int_equal(pipe(p), 0);
@@ -623,7 +623,13 @@ int main(void) {
                 cmocka_unit_test(test_sleep_lasts_at_least_its_time),
                 cmocka_unit_test(test_wait_fd_wakes_on_data_and_times_out),
                 cmocka_unit_test(test_wait_fd_with_zero_timeout_looks_once),
+#if !defined(__SANITIZE_THREAD__)
+                /* This case closes an fd while another thread waits on it, a
+                 * misuse that core.h forbids and TSan rightly reports; it
+                 * checks the runtime survives that misuse, so it runs in the
+                 * other builds. */
                 cmocka_unit_test(test_event_after_a_wait_on_a_closed_fd_is_ignored),
+#endif
                 cmocka_unit_test(test_spawns_during_shutdown_are_refused_and_do_not_hang_it),
                 cmocka_unit_test(test_deadline_cancels_current_and_later_waits),
                 cmocka_unit_test(test_cancel_wakes_a_sleeper_from_another_thread),
