@@ -1,0 +1,218 @@
+/* daemon/inflight.c: the reliable fetch against a real redis-server. The
+ * Redis calls run in a coroutine; the asserts run on the test's thread,
+ * on what the coroutine recorded. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowcoro/core.h"
+#include "harness/redis_server.h"
+#include "inflight.h"
+
+static fc_test_redis_t redis;
+static fc_sched_t *pool;
+
+static redisContext *raw(void) {
+        redisContext *c = redisConnectUnix(redis.socket_path);
+        assert_non_null(c);
+        assert_int_equal(c->err, 0);
+        return c;
+}
+
+static long long raw_int(const char *fmt, const char *a, const char *b) {
+        redisContext *c = raw();
+        redisReply *r = redisCommand(c, fmt, a, b);
+        assert_non_null(r);
+        long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        freeReplyObject(r);
+        redisFree(c);
+        return v;
+}
+
+static char *raw_rpop(const char *key) {
+        redisContext *c = raw();
+        redisReply *r = redisCommand(c, "RPOP %s", key);
+        char *v = r && r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
+        freeReplyObject(r);
+        redisFree(c);
+        return v;
+}
+
+static void lpush(const char *key, const char *value) {
+        assert_true(raw_int("LPUSH %s %s", key, value) > 0);
+}
+
+/* What one coroutine did. */
+typedef struct step {
+        enum { FETCH, ACK, REQUEUE } what;
+        const char *queue;
+        unsigned max;
+        uint64_t id;
+        int r;
+        size_t n;
+        fc_fetched_t out[16];
+} step_t;
+
+typedef struct script {
+        fc_inflight_t *f;
+        step_t *steps;
+        size_t n;
+} script_t;
+
+static void run_steps(void *arg) {
+        script_t *s = arg;
+        fc_redis_options_t o = {.transport = FC_REDIS_UNIX, .socket_path = redis.socket_path};
+        fc_redis_t *c;
+        if (fc_redis_new(&o, &c) < 0)
+                return;
+        for (size_t i = 0; i < s->n; i++) {
+                step_t *st = &s->steps[i];
+                if (st->what == FETCH)
+                        st->r = fc_inflight_fetch(c, s->f, st->queue, st->max, st->out, &st->n);
+                else if (st->what == ACK)
+                        st->r = fc_inflight_ack(c, s->f, st->id);
+                else
+                        st->r = fc_inflight_requeue(c, s->f);
+        }
+        fc_redis_free(c);
+}
+
+static void play(fc_inflight_t *f, step_t *steps, size_t n) {
+        script_t s = {.f = f, .steps = steps, .n = n};
+        fc_coro_t *co;
+        assert_int_equal(fc_spawn(pool, run_steps, &s, &co), 0);
+        assert_int_equal(fc_join(co), 0);
+}
+
+static int setup(void **state) {
+        fc_sched_options_t o = {.threads = 2};
+        if (fc_test_redis_start(&redis, NULL) < 0 || fc_sched_create(&o, &pool) < 0)
+                return -1;
+        return 0;
+}
+
+static int teardown(void **state) {
+        fc_sched_destroy(pool);
+        fc_test_redis_stop(&redis);
+        return 0;
+}
+
+static void test_fetch_is_fifo_into_the_inflight_hash_and_ack_removes(void **state) {
+        fc_inflight_t f;
+        assert_int_equal(fc_inflight_init(&f, "", "host:1:abc"), 0);
+        char job[64];
+        for (int i = 0; i < 10; i++) {
+                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d]}", i);
+                lpush("queue:default", job);
+        }
+        step_t steps[] = {{.what = FETCH, .queue = "default", .max = 4},
+                          {.what = FETCH, .queue = "empty", .max = 4}};
+        play(&f, steps, 2);
+        assert_int_equal(steps[0].r, 0);
+        assert_int_equal(steps[0].n, 4);
+        for (int i = 0; i < 4; i++) {
+                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d]}", i);
+                assert_string_equal(steps[0].out[i].payload, job); /* oldest first */
+                assert_int_equal(steps[0].out[i].id, steps[0].out[0].id + (uint64_t)i);
+        }
+        assert_int_equal(steps[1].r, 0);
+        assert_int_equal(steps[1].n, 0);
+        assert_int_equal(raw_int("HLEN %s%s", "flowcoro:inflight:host:1:abc", ""), 4);
+        assert_int_equal(raw_int("LLEN %s%s", "queue:default", ""), 6);
+
+        step_t acks[] = {{.what = ACK, .id = steps[0].out[1].id}, {.what = ACK, .id = steps[0].out[1].id}};
+        play(&f, acks, 2);
+        assert_int_equal(acks[0].r, 1);
+        assert_int_equal(acks[1].r, 0); /* already gone */
+        assert_int_equal(raw_int("HLEN %s%s", "flowcoro:inflight:host:1:abc", ""), 3);
+        fc_fetched_free(steps[0].out, steps[0].n);
+
+        /* Put the 3 unfinished ones back: next to be taken, in their order. */
+        step_t rq[] = {{.what = REQUEUE}};
+        play(&f, rq, 1);
+        assert_int_equal(rq[0].r, 3);
+        assert_int_equal(raw_int("EXISTS %s%s", "flowcoro:inflight:host:1:abc", ""), 0);
+        const int expect[] = {0, 2, 3, 4, 5, 6, 7, 8, 9};
+        for (int i = 0; i < 9; i++) {
+                char *v = raw_rpop("queue:default");
+                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d]}", expect[i]);
+                assert_non_null(v);
+                assert_string_equal(v, job);
+                free(v);
+        }
+        fc_inflight_clear(&f);
+}
+
+static void test_same_jid_twice_stays_two_jobs_and_prefix_and_queue_travel(void **state) {
+        fc_inflight_t f;
+        assert_int_equal(fc_inflight_init(&f, "app:", "h:2:def"), 0);
+        const char *dup = "{\"class\":\"Noop\",\"args\":[],\"jid\":\"same\"}";
+        lpush("app:queue:a", dup);
+        lpush("app:queue:a", dup);
+        lpush("app:queue:b", "{\"class\":\"Noop\",\"args\":[],\"queue\":\"elsewhere\"}");
+        step_t steps[] = {{.what = FETCH, .queue = "a", .max = 10}, {.what = FETCH, .queue = "b", .max = 10}};
+        play(&f, steps, 2);
+        assert_int_equal(steps[0].n, 2);
+        assert_int_equal(steps[1].n, 1);
+        assert_int_not_equal(steps[0].out[0].id, steps[0].out[1].id);
+        assert_int_equal(raw_int("HLEN %s%s", "app:flowcoro:inflight:h:2:def", ""), 3);
+        fc_fetched_free(steps[0].out, steps[0].n);
+        fc_fetched_free(steps[1].out, steps[1].n);
+
+        /* The job from list b goes back to b, whatever its "queue" field says. */
+        step_t rq[] = {{.what = REQUEUE}};
+        play(&f, rq, 1);
+        assert_int_equal(rq[0].r, 3);
+        assert_int_equal(raw_int("LLEN %s%s", "app:queue:a", ""), 2);
+        assert_int_equal(raw_int("LLEN %s%s", "app:queue:b", ""), 1);
+        assert_int_equal(raw_int("EXISTS %s%s", "app:queue:elsewhere", ""), 0);
+        fc_inflight_clear(&f);
+}
+
+static void test_a_process_that_dies_leaves_its_jobs_for_requeue(void **state) {
+        /* Fetch, then "die" (the connection and memory are gone); another
+         * process with the same identity puts the jobs back. */
+        fc_inflight_t f;
+        assert_int_equal(fc_inflight_init(&f, "", "h:3:ghi"), 0);
+        for (int i = 0; i < 5; i++)
+                lpush("queue:crash", "{\"class\":\"Record\",\"args\":[\"k\"]}");
+        step_t steps[] = {{.what = FETCH, .queue = "crash", .max = 5}};
+        play(&f, steps, 1);
+        assert_int_equal(steps[0].n, 5);
+        fc_fetched_free(steps[0].out, steps[0].n);
+        assert_int_equal(raw_int("LLEN %s%s", "queue:crash", ""), 0);
+        step_t rq[] = {{.what = REQUEUE}, {.what = REQUEUE}};
+        play(&f, rq, 2);
+        assert_int_equal(rq[0].r, 5);
+        assert_int_equal(rq[1].r, 0);
+        assert_int_equal(raw_int("LLEN %s%s", "queue:crash", ""), 5);
+        fc_inflight_clear(&f);
+}
+
+static void test_bad_arguments(void **state) {
+        fc_inflight_t f;
+        assert_int_equal(fc_inflight_init(&f, "", "h:4"), 0);
+        step_t steps[] = {{.what = FETCH, .queue = "q", .max = 0}, {.what = FETCH, .queue = "q", .max = 1001}};
+        play(&f, steps, 2);
+        assert_int_equal(steps[0].r, -EINVAL);
+        assert_int_equal(steps[1].r, -EINVAL);
+        fc_inflight_clear(&f);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_fetch_is_fifo_into_the_inflight_hash_and_ack_removes),
+                cmocka_unit_test(test_same_jid_twice_stays_two_jobs_and_prefix_and_queue_travel),
+                cmocka_unit_test(test_a_process_that_dies_leaves_its_jobs_for_requeue),
+                cmocka_unit_test(test_bad_arguments),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
