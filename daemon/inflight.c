@@ -125,6 +125,33 @@ int fc_inflight_ack(fc_redis_t *c, const fc_inflight_t *f, uint64_t id) {
         return r;
 }
 
+int fc_inflight_ack_many(fc_redis_t *c, const fc_inflight_t *f, const uint64_t *ids, size_t n) {
+        if (n == 0)
+                return 0;
+        if (n > 100000)
+                return -EINVAL;
+        const char **argv = malloc((n + 2) * sizeof(*argv));
+        char (*fields)[24] = malloc(n * sizeof(*fields));
+        int r = -ENOMEM;
+        if (argv && fields) {
+                argv[0] = "HDEL";
+                argv[1] = f->hash;
+                for (size_t i = 0; i < n; i++) {
+                        snprintf(fields[i], sizeof(fields[i]), "%" PRIu64, ids[i]);
+                        argv[i + 2] = fields[i];
+                }
+                redisReply *reply = NULL;
+                r = fc_redis_command(c, FC_REDIS_TIMEOUT_DEFAULT, &reply, (int)n + 2, argv, NULL);
+                if (r == 0) {
+                        r = reply->type == REDIS_REPLY_INTEGER ? (int)reply->integer : -EPROTO;
+                        freeReplyObject(reply);
+                }
+        }
+        free(argv);
+        free(fields);
+        return r;
+}
+
 int fc_inflight_requeue(fc_redis_t *c, const fc_inflight_t *f) {
         const char *argv[] = {f->hash, f->queue_prefix};
         redisReply *reply = NULL;

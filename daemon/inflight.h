@@ -55,6 +55,10 @@ void fc_fetched_free(fc_fetched_t *out, size_t n);
  * error of fc_redis_command(). */
 int fc_inflight_ack(fc_redis_t *c, const fc_inflight_t *f, uint64_t id);
 
+/* Acknowledges ids[0..n) with one HDEL (one round trip). Returns how many
+ * were there, or an error of fc_redis_command(). */
+int fc_inflight_ack_many(fc_redis_t *c, const fc_inflight_t *f, const uint64_t *ids, size_t n);
+
 /* Puts every job of the in-flight hash back at the front (right end) of its
  * queue, in the order they were fetched, and empties the hash, atomically.
  * Returns how many jobs moved, or an error of fc_redis_eval(). */

@@ -52,7 +52,9 @@ static void lpush(const char *key, const char *value) {
 
 /* What one coroutine did. */
 typedef struct step {
-        enum { FETCH, ACK, REQUEUE } what;
+        enum { FETCH, ACK, ACK_MANY, REQUEUE } what;
+        uint64_t ids[8];
+        size_t n_ids;
         const char *queue;
         unsigned max;
         uint64_t id;
@@ -79,6 +81,8 @@ static void run_steps(void *arg) {
                         st->r = fc_inflight_fetch(c, s->f, st->queue, st->max, st->out, &st->n);
                 else if (st->what == ACK)
                         st->r = fc_inflight_ack(c, s->f, st->id);
+                else if (st->what == ACK_MANY)
+                        st->r = fc_inflight_ack_many(c, s->f, st->ids, st->n_ids);
                 else
                         st->r = fc_inflight_requeue(c, s->f);
         }
@@ -194,6 +198,19 @@ static void test_a_process_that_dies_leaves_its_jobs_for_requeue(void **state) {
         assert_int_equal(rq[0].r, 5);
         assert_int_equal(rq[1].r, 0);
         assert_int_equal(raw_int("LLEN %s%s", "queue:crash", ""), 5);
+
+        /* Many acknowledgements in one round trip; an unknown id is not counted. */
+        step_t more[] = {{.what = FETCH, .queue = "crash", .max = 5}};
+        play(&f, more, 1);
+        assert_int_equal(more[0].n, 5);
+        step_t acks[] = {{.what = ACK_MANY, .n_ids = 4}};
+        for (int i = 0; i < 3; i++)
+                acks[0].ids[i] = more[0].out[i].id;
+        acks[0].ids[3] = 999999;
+        play(&f, acks, 1);
+        assert_int_equal(acks[0].r, 3);
+        assert_int_equal(raw_int("HLEN %s%s", "flowcoro:inflight:h:3:ghi", ""), 2);
+        fc_fetched_free(more[0].out, more[0].n);
         fc_inflight_clear(&f);
 }
 
