@@ -36,13 +36,27 @@ static const char requeue_lua[] =
         "redis.call('DEL', KEYS[1])\n"
         "return #items\n";
 
-static fc_redis_script_t fetch_script, requeue_script;
+/* KEYS: in-flight hash, retry, dead. ARGV: id, how, score, payload, now,
+ * dead timeout (s), dead max jobs. */
+static const char finish_lua[] =
+        "if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+        "if ARGV[2] == 'retry' then\n"
+        "  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
+        "elseif ARGV[2] == 'dead' then\n"
+        "  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])\n"
+        "  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[6]))\n"
+        "  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[7]) + 1))\n"
+        "end\n"
+        "return 1\n";
+
+static fc_redis_script_t fetch_script, requeue_script, finish_script;
 
 static void init_scripts(void) {
         static int done; /* the scripts are constant: a race only recomputes the same hash */
         if (!done) {
                 fc_redis_script_init(&fetch_script, fetch_lua);
                 fc_redis_script_init(&requeue_script, requeue_lua);
+                fc_redis_script_init(&finish_script, finish_lua);
                 done = 1;
         }
 }
@@ -51,7 +65,8 @@ int fc_inflight_init(fc_inflight_t *f, const char *prefix, const char *identity)
         memset(f, 0, sizeof(*f));
         if (asprintf(&f->queue_prefix, "%squeue:", prefix) < 0 ||
             asprintf(&f->hash, "%sflowcoro:inflight:%s", prefix, identity) < 0 ||
-            asprintf(&f->seq, "%sflowcoro:inflight-seq:%s", prefix, identity) < 0) {
+            asprintf(&f->seq, "%sflowcoro:inflight-seq:%s", prefix, identity) < 0 ||
+            asprintf(&f->retry, "%sretry", prefix) < 0 || asprintf(&f->dead, "%sdead", prefix) < 0) {
                 fc_inflight_clear(f);
                 return -ENOMEM;
         }
@@ -63,6 +78,8 @@ void fc_inflight_clear(fc_inflight_t *f) {
         free(f->queue_prefix);
         free(f->hash);
         free(f->seq);
+        free(f->retry);
+        free(f->dead);
         memset(f, 0, sizeof(*f));
 }
 
@@ -149,6 +166,28 @@ int fc_inflight_ack_many(fc_redis_t *c, const fc_inflight_t *f, const uint64_t *
         }
         free(argv);
         free(fields);
+        return r;
+}
+
+int fc_inflight_finish(fc_redis_t *c, const fc_inflight_t *f, uint64_t id, fc_finish_t how, double at,
+                       const char *payload, double now, const fc_dead_limits_t *dead) {
+        static const char *const names[] = {"ack", "retry", "dead"};
+        char field[24], score[32], now_s[32], timeout[32], max[16];
+        if ((unsigned)how > FC_FINISH_DEAD || (how != FC_FINISH_ACK && (!payload || !dead)))
+                return -EINVAL;
+        snprintf(field, sizeof(field), "%" PRIu64, id);
+        snprintf(score, sizeof(score), "%.6f", at);
+        snprintf(now_s, sizeof(now_s), "%.6f", now);
+        snprintf(timeout, sizeof(timeout), "%.3f", dead ? dead->timeout_s : 0.0);
+        snprintf(max, sizeof(max), "%u", dead ? dead->max_jobs : 0);
+        const char *argv[] = {f->hash, f->retry, f->dead, field, names[how], score, payload ? payload : "",
+                              now_s, timeout, max};
+        redisReply *reply = NULL;
+        int r = fc_redis_eval(c, &finish_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 3, 10, argv, NULL);
+        if (r < 0)
+                return r;
+        r = reply->type == REDIS_REPLY_INTEGER ? (int)reply->integer : -EPROTO;
+        freeReplyObject(reply);
         return r;
 }
 

@@ -25,6 +25,8 @@ typedef struct fc_inflight {
         char *queue_prefix; /* "{prefix}queue:" */
         char *hash;         /* "{prefix}flowcoro:inflight:<identity>" */
         char *seq;          /* "{prefix}flowcoro:inflight-seq:<identity>" */
+        char *retry;        /* "{prefix}retry" */
+        char *dead;         /* "{prefix}dead" */
 } fc_inflight_t;
 
 /* One fetched job: its in-flight id and its payload, as the client wrote it. */
@@ -58,6 +60,28 @@ int fc_inflight_ack(fc_redis_t *c, const fc_inflight_t *f, uint64_t id);
 /* Acknowledges ids[0..n) with one HDEL (one round trip). Returns how many
  * were there, or an error of fc_redis_command(). */
 int fc_inflight_ack_many(fc_redis_t *c, const fc_inflight_t *f, const uint64_t *ids, size_t n);
+
+/* How a finished job leaves the in-flight hash. */
+typedef enum fc_finish {
+        FC_FINISH_ACK,   /* done, or dropped: nothing kept */
+        FC_FINISH_RETRY, /* ZADD retry <at> <payload> */
+        FC_FINISH_DEAD,  /* ZADD dead <now> <payload>, then trim dead */
+} fc_finish_t;
+
+typedef struct fc_dead_limits {
+        unsigned max_jobs;     /* jobs.dead_max_jobs: dead keeps at most this many */
+        double timeout_s;      /* jobs.dead_timeout: older entries are removed */
+} fc_dead_limits_t;
+
+/* Removes job id from the in-flight hash and, in the same atomic step,
+ * files payload in retry (score at, epoch seconds) or dead (score now; the
+ * dead set is then trimmed by age and to max_jobs entries, as Sidekiq's
+ * DeadSet#kill does, but keeping max_jobs where Sidekiq keeps one fewer).
+ * If the id is no longer in the hash (another process recovered the job),
+ * nothing is written, so a job is never in two places. Returns 1 when
+ * filed, 0 when the job was no longer ours, or an error of fc_redis_eval(). */
+int fc_inflight_finish(fc_redis_t *c, const fc_inflight_t *f, uint64_t id, fc_finish_t how, double at,
+                       const char *payload, double now, const fc_dead_limits_t *dead);
 
 /* Puts every job of the in-flight hash back at the front (right end) of its
  * queue, in the order they were fetched, and empties the hash, atomically.

@@ -52,7 +52,10 @@ static void lpush(const char *key, const char *value) {
 
 /* What one coroutine did. */
 typedef struct step {
-        enum { FETCH, ACK, ACK_MANY, REQUEUE } what;
+        enum { FETCH, ACK, ACK_MANY, REQUEUE, FINISH } what;
+        fc_finish_t how;
+        double at, now;
+        const char *payload;
         uint64_t ids[8];
         size_t n_ids;
         const char *queue;
@@ -81,7 +84,10 @@ static void run_steps(void *arg) {
                         st->r = fc_inflight_fetch(c, s->f, st->queue, st->max, st->out, &st->n);
                 else if (st->what == ACK)
                         st->r = fc_inflight_ack(c, s->f, st->id);
-                else if (st->what == ACK_MANY)
+                else if (st->what == FINISH) {
+                        fc_dead_limits_t dead = {.max_jobs = 3, .timeout_s = 100};
+                        st->r = fc_inflight_finish(c, s->f, st->id, st->how, st->at, st->payload, st->now, &dead);
+                } else if (st->what == ACK_MANY)
                         st->r = fc_inflight_ack_many(c, s->f, st->ids, st->n_ids);
                 else
                         st->r = fc_inflight_requeue(c, s->f);
@@ -214,6 +220,54 @@ static void test_a_process_that_dies_leaves_its_jobs_for_requeue(void **state) {
         fc_inflight_clear(&f);
 }
 
+static void test_finish_moves_out_of_flight_atomically(void **state) {
+        fc_inflight_t f;
+        assert_int_equal(fc_inflight_init(&f, "", "h:5:fin"), 0);
+        for (int i = 0; i < 8; i++)
+                lpush("queue:fin", "{\"class\":\"Fail\",\"args\":[]}");
+        redisContext *c = raw();
+        freeReplyObject(redisCommand(c, "ZADD dead 1000 old-dead-job")); /* older than the timeout */
+        redisFree(c);
+        step_t got[] = {{.what = FETCH, .queue = "fin", .max = 8}};
+        play(&f, got, 1);
+        assert_int_equal(got[0].n, 8);
+        step_t fin[8];
+        memset(fin, 0, sizeof(fin));
+        fin[0] = (step_t){.what = FINISH, .id = got[0].out[0].id, .how = FC_FINISH_RETRY, .at = 5000,
+                          .payload = "retry-me", .now = 2000};
+        fin[1] = (step_t){.what = FINISH, .id = got[0].out[1].id, .how = FC_FINISH_ACK, .now = 2000};
+        for (int i = 2; i < 7; i++) /* five dead jobs: the set keeps 3 */
+                fin[i] = (step_t){.what = FINISH, .id = got[0].out[i].id, .how = FC_FINISH_DEAD,
+                                  .payload = i == 2 ? "d2" : i == 3 ? "d3" : i == 4 ? "d4" : i == 5 ? "d5" : "d6",
+                                  .now = 2000 + i};
+        fin[7] = (step_t){.what = FINISH, .id = 999999, .how = FC_FINISH_RETRY, .at = 1, .payload = "not-ours",
+                          .now = 2000};
+        play(&f, fin, 8);
+        for (int i = 0; i < 7; i++)
+                assert_int_equal(fin[i].r, 1);
+        assert_int_equal(fin[7].r, 0); /* not in flight here: nothing written */
+        assert_int_equal(raw_int("HLEN %s%s", "flowcoro:inflight:h:5:fin", ""), 1);
+        c = raw();
+        redisReply *r = redisCommand(c, "ZSCORE retry retry-me");
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        assert_true(atof(r->str) == 5000);
+        freeReplyObject(r);
+        r = redisCommand(c, "ZRANGE dead 0 -1");
+        assert_int_equal(r->elements, 3);
+        assert_string_equal(r->element[0]->str, "d4");
+        assert_string_equal(r->element[2]->str, "d6");
+        freeReplyObject(r);
+        r = redisCommand(c, "ZSCORE dead old-dead-job"); /* past dead_timeout: trimmed */
+        assert_int_equal(r->type, REDIS_REPLY_NIL);
+        freeReplyObject(r);
+        r = redisCommand(c, "ZSCORE retry not-ours");
+        assert_int_equal(r->type, REDIS_REPLY_NIL);
+        freeReplyObject(r);
+        redisFree(c);
+        fc_fetched_free(got[0].out, got[0].n);
+        fc_inflight_clear(&f);
+}
+
 static void test_bad_arguments(void **state) {
         fc_inflight_t f;
         assert_int_equal(fc_inflight_init(&f, "", "h:4"), 0);
@@ -229,6 +283,7 @@ int main(void) {
                 cmocka_unit_test(test_fetch_is_fifo_into_the_inflight_hash_and_ack_removes),
                 cmocka_unit_test(test_same_jid_twice_stays_two_jobs_and_prefix_and_queue_travel),
                 cmocka_unit_test(test_a_process_that_dies_leaves_its_jobs_for_requeue),
+                cmocka_unit_test(test_finish_moves_out_of_flight_atomically),
                 cmocka_unit_test(test_bad_arguments),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
