@@ -148,7 +148,21 @@ static bool get_uint(ctx_t *c, const struct fc_config_node *n, uint64_t min, uin
         return false;
 }
 
-static bool get_duration(ctx_t *c, const struct fc_config_node *n, uint64_t min, uint64_t max, uint64_t *ret) {
+/* Durations and sizes: a whole number with a unit, checked against a range. */
+typedef struct unit_kind {
+        const char *what;   /* "duration", "size" */
+        const char *syntax; /* how to write one, for messages */
+        int (*parse)(const char *text, uint64_t *ret);
+        void (*format)(uint64_t v, char buf[static 32]);
+} unit_kind_t;
+
+static const unit_kind_t duration_kind = {"duration", "a whole number followed by ms, s, m, h or d (e.g. 30s)",
+                                     fc_config_parse_duration, format_duration};
+static const unit_kind_t size_kind = {"size", "a whole number followed by B, KiB, MiB or GiB (e.g. 64KiB)",
+                                 fc_config_parse_size, format_size};
+
+static bool get_with_unit(ctx_t *c, const struct fc_config_node *n, const unit_kind_t *k, uint64_t min,
+                          uint64_t max, uint64_t *ret) {
         char got[256], lo[32], hi[32];
         uint64_t v = 0;
         int r = -EINVAL;
@@ -156,47 +170,18 @@ static bool get_duration(ctx_t *c, const struct fc_config_node *n, uint64_t min,
         if (is_reported(n))
                 return false;
         if (is_text(n) && strlen(n->scalar) == n->scalar_len)
-                r = fc_config_parse_duration(n->scalar, &v);
+                r = k->parse(n->scalar, &v);
         if (r == 0 && v >= min && v <= max) {
                 *ret = v;
                 return true;
         }
         describe(n, got);
-        format_duration(min, lo);
-        format_duration(max, hi);
+        k->format(min, lo);
+        k->format(max, hi);
         if (r == -EINVAL)
-                error_at(c, n,
-                         "expected a duration from %s to %s: a whole number followed by ms, s, m, h or d "
-                         "(e.g. 30s), got %s",
-                         lo, hi, got);
+                error_at(c, n, "expected a %s from %s to %s: %s, got %s", k->what, lo, hi, k->syntax, got);
         else
-                error_at(c, n, "expected a duration from %s to %s, got %s", lo, hi, got);
-        return false;
-}
-
-static bool get_size(ctx_t *c, const struct fc_config_node *n, uint64_t min, uint64_t max, uint64_t *ret) {
-        char got[256], lo[32], hi[32];
-        uint64_t v = 0;
-        int r = -EINVAL;
-
-        if (is_reported(n))
-                return false;
-        if (is_text(n) && strlen(n->scalar) == n->scalar_len)
-                r = fc_config_parse_size(n->scalar, &v);
-        if (r == 0 && v >= min && v <= max) {
-                *ret = v;
-                return true;
-        }
-        describe(n, got);
-        format_size(min, lo);
-        format_size(max, hi);
-        if (r == -EINVAL)
-                error_at(c, n,
-                         "expected a size from %s to %s: a whole number followed by B, KiB, MiB or GiB "
-                         "(e.g. 64KiB), got %s",
-                         lo, hi, got);
-        else
-                error_at(c, n, "expected a size from %s to %s, got %s", lo, hi, got);
+                error_at(c, n, "expected a %s from %s to %s, got %s", k->what, lo, hi, got);
         return false;
 }
 
@@ -390,7 +375,7 @@ static void parse_scheduler(ctx_t *c, const struct fc_config_node *root, config_
 
         if ((n = value(sec, "threads")) && get_uint(c, n, 0, 1024, &v))
                 o->pub.scheduler.threads = (uint32_t)v;
-        if ((n = value(sec, "stack_size")) && get_size(c, n, 16 * KiB, 256 * MiB, &v))
+        if ((n = value(sec, "stack_size")) && get_with_unit(c, n, &size_kind, 16 * KiB, 256 * MiB, &v))
                 o->pub.scheduler.stack_size = v;
 }
 
@@ -548,15 +533,15 @@ static void parse_jobs(ctx_t *c, const struct fc_config_node *root, config_owner
         const struct fc_config_node *sec = section(c, root, "jobs", keys, ELEMENTSOF(keys)), *n;
         uint64_t v;
 
-        if ((n = value(sec, "default_timeout")) && get_duration(c, n, 0, 30 * DAY, &v))
+        if ((n = value(sec, "default_timeout")) && get_with_unit(c, n, &duration_kind, 0, 30 * DAY, &v))
                 o->pub.jobs.default_timeout_ms = v;
         if ((n = value(sec, "max_retries")) && get_uint(c, n, 0, 10000, &v))
                 o->pub.jobs.max_retries = (uint32_t)v;
         if ((n = value(sec, "dead_max_jobs")) && get_uint(c, n, 0, 100000000, &v))
                 o->pub.jobs.dead_max_jobs = (uint32_t)v;
-        if ((n = value(sec, "dead_timeout")) && get_duration(c, n, SEC, 3650 * DAY, &v))
+        if ((n = value(sec, "dead_timeout")) && get_with_unit(c, n, &duration_kind, SEC, 3650 * DAY, &v))
                 o->pub.jobs.dead_timeout_ms = v;
-        if ((n = value(sec, "max_payload")) && get_size(c, n, KiB, 512 * MiB, &v))
+        if ((n = value(sec, "max_payload")) && get_with_unit(c, n, &size_kind, KiB, 512 * MiB, &v))
                 o->pub.jobs.max_payload = v;
 }
 
@@ -572,7 +557,7 @@ static void parse_rest(ctx_t *c, const struct fc_config_node *root, config_owner
 
         if ((n = value(root, "concurrency")) && get_uint(c, n, 1, 1000000, &v))
                 o->pub.concurrency = (uint32_t)v;
-        if ((n = value(root, "shutdown_timeout")) && get_duration(c, n, 0, HOUR, &v))
+        if ((n = value(root, "shutdown_timeout")) && get_with_unit(c, n, &duration_kind, 0, HOUR, &v))
                 o->pub.shutdown_timeout_ms = v;
 
         sec = section(c, root, "control", control_keys, ELEMENTSOF(control_keys));

@@ -10,18 +10,32 @@
 
 #include "cleanup.h"
 
-int fc__parse_uint(const char *text, uint64_t max, uint64_t *ret) {
+/* Reads the digits at *s (at least one) into *ret and moves *s past them.
+ * Returns 0, -EINVAL (no digit) or -ERANGE (over 64 bits). */
+static int parse_digits(const char **s, uint64_t *ret) {
         uint64_t v = 0;
-        const char *s = text;
+        const char *p = *s;
 
-        if (*s < '0' || *s > '9')
+        if (*p < '0' || *p > '9')
                 return -EINVAL;
-        for (; *s >= '0' && *s <= '9'; s++) {
-                unsigned digit = (unsigned)(*s - '0');
+        for (; *p >= '0' && *p <= '9'; p++) {
+                unsigned digit = (unsigned)(*p - '0');
                 if (v > (UINT64_MAX - digit) / 10)
                         return -ERANGE;
                 v = v * 10 + digit;
         }
+        *s = p;
+        *ret = v;
+        return 0;
+}
+
+int fc__parse_uint(const char *text, uint64_t max, uint64_t *ret) {
+        uint64_t v;
+        const char *s = text;
+        int r = parse_digits(&s, &v);
+
+        if (r < 0)
+                return r;
         if (*s)
                 return -EINVAL;
         if (v > max)
@@ -36,17 +50,12 @@ typedef struct unit {
 } unit_t;
 
 static int parse_with_unit(const char *text, const unit_t *units, size_t n_units, uint64_t *ret) {
-        uint64_t v = 0;
+        uint64_t v;
         const char *s = text;
+        int r = parse_digits(&s, &v);
 
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        for (; *s >= '0' && *s <= '9'; s++) {
-                unsigned digit = (unsigned)(*s - '0');
-                if (v > (UINT64_MAX - digit) / 10)
-                        return -ERANGE;
-                v = v * 10 + digit;
-        }
+        if (r < 0)
+                return r;
         if (*s == '\0') {
                 /* A bare number is ambiguous (seconds? bytes?), except 0. */
                 if (v != 0)

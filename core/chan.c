@@ -92,13 +92,9 @@ int fc_chan_recv(fc_chan_t *ch, void **value, int64_t timeout_ms) {
                 ch->head = (ch->head + 1) % ch->cap;
                 ch->len--;
                 /* Room now: take the first waiting sender's value in. */
-                for (fc__wait_entry_t *e; (e = fc__waitq_pop(&ch->senders));) {
-                        e->result = 0;
-                        if (fc__waiter_wake(e->waiter, FC__WAKE_SIGNAL)) {
-                                ch->items[(ch->head + ch->len++) % ch->cap] = e->value;
-                                break;
-                        }
-                }
+                fc__wait_entry_t *e = fc__waitq_wake_one(&ch->senders, 0);
+                if (e)
+                        ch->items[(ch->head + ch->len++) % ch->cap] = e->value;
                 goto done;
         }
         if (ch->closed) {

@@ -101,12 +101,33 @@ static void leave(fc_redis_t *c) {
         atomic_store(&c->in_use, false);
 }
 
-static int resolve_timeout(const fc_redis_t *c, int64_t timeout_ms, int64_t *ret) {
+/* A call's time: the timeout it was given (the connection's default
+ * resolved) and the deadline that follows from it. */
+typedef struct budget {
+        int64_t timeout_ms; /* FC_FOREVER or >= 0 */
+        int64_t deadline;   /* fc_now_ms() clock, or FC_FOREVER */
+} budget_t;
+
+static int make_budget(const fc_redis_t *c, int64_t timeout_ms, budget_t *b) {
         if (timeout_ms == FC_REDIS_TIMEOUT_DEFAULT)
                 timeout_ms = c->timeout_ms;
         if (timeout_ms < 0 && timeout_ms != FC_FOREVER)
                 return -EINVAL;
-        *ret = timeout_ms == FC_FOREVER ? FC_FOREVER : fc_now_ms() + timeout_ms;
+        b->timeout_ms = timeout_ms;
+        b->deadline = timeout_ms == FC_FOREVER ? FC_FOREVER : fc_now_ms() + timeout_ms;
+        return 0;
+}
+
+/* Claims the connection for one call and works out its budget; on failure
+ * the connection is not claimed. */
+static int begin_call(fc_redis_t *c, int64_t timeout_ms, budget_t *b) {
+        int r = enter(c);
+        if (r < 0)
+                return r;
+        if (make_budget(c, timeout_ms, b) < 0) {
+                leave(c);
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -635,8 +656,8 @@ static int run_batch(fc_redis_t *c, const char *buf, size_t len, redisReply **re
 
 static int single_locked(fc_redis_t *c, int64_t timeout_ms, redisReply **reply, int argc,
                          const char *const *argv, const size_t *argvlen) {
-        int64_t deadline;
-        int r = resolve_timeout(c, timeout_ms, &deadline);
+        budget_t b;
+        int r = make_budget(c, timeout_ms, &b);
         if (r < 0)
                 return fail(c, r, "bad timeout %lld ms", (long long)timeout_ms);
         c->scratch.len = 0;
@@ -646,8 +667,7 @@ static int single_locked(fc_redis_t *c, int64_t timeout_ms, redisReply **reply, 
                             r == -EINVAL ? "a command needs at least its name, and no NULL word"
                                          : "out of memory formatting a command");
         redisReply *got = NULL;
-        r = run_batch(c, c->scratch.data, c->scratch.len, &got, 1, deadline,
-                      timeout_ms == FC_REDIS_TIMEOUT_DEFAULT ? c->timeout_ms : timeout_ms);
+        r = run_batch(c, c->scratch.data, c->scratch.len, &got, 1, b.deadline, b.timeout_ms);
         if (c->scratch.cap > 65536) { /* don't keep a big value's buffer */
                 outbuf_free(&c->scratch);
         }
@@ -767,14 +787,11 @@ void fc_redis_free(fc_redis_t *c) {
 }
 
 int fc_redis_connect(fc_redis_t *c, int64_t timeout_ms) {
-        int r = enter(c);
+        budget_t b;
+        int r = begin_call(c, timeout_ms, &b);
         if (r < 0)
                 return r;
-        int64_t deadline;
-        r = resolve_timeout(c, timeout_ms, &deadline);
-        if (r == 0)
-                r = connect_locked(c, deadline,
-                                   timeout_ms == FC_REDIS_TIMEOUT_DEFAULT ? c->timeout_ms : timeout_ms);
+        r = connect_locked(c, b.deadline, b.timeout_ms);
         leave(c);
         return r;
 }
@@ -860,17 +877,11 @@ int fc_redis_exec(fc_redis_t *c, int64_t timeout_ms, redisReply **replies, size_
                 return -EINVAL;
         if (n == 0)
                 return 0;
-        int r = enter(c);
+        budget_t b;
+        int r = begin_call(c, timeout_ms, &b);
         if (r < 0)
                 return r;
-        int64_t deadline;
-        r = resolve_timeout(c, timeout_ms, &deadline);
-        if (r < 0) {
-                leave(c);
-                return -EINVAL;
-        }
-        r = run_batch(c, c->queue.data, c->queue.len, replies, n, deadline,
-                      timeout_ms == FC_REDIS_TIMEOUT_DEFAULT ? c->timeout_ms : timeout_ms);
+        r = run_batch(c, c->queue.data, c->queue.len, replies, n, b.deadline, b.timeout_ms);
         fc_redis_discard(c);
         leave(c);
         return r;
@@ -951,15 +962,10 @@ int fc_redis_eval(fc_redis_t *c, const fc_redis_script_t *s, int64_t timeout_ms,
         *reply = NULL;
         if (numkeys < 0 || argc < numkeys || (argc > 0 && !argv) || argc > INT32_MAX - 3)
                 return -EINVAL;
-        int r = enter(c);
+        budget_t b;
+        int r = begin_call(c, timeout_ms, &b);
         if (r < 0)
                 return r;
-        int64_t deadline;
-        r = resolve_timeout(c, timeout_ms, &deadline);
-        if (r < 0) {
-                leave(c);
-                return -EINVAL;
-        }
         _cleanup_free_ const char **words = malloc(sizeof(*words) * ((size_t)argc + 3));
         _cleanup_free_ size_t *lens = malloc(sizeof(*lens) * ((size_t)argc + 3));
         if (!words || !lens) {
@@ -979,7 +985,7 @@ int fc_redis_eval(fc_redis_t *c, const fc_redis_script_t *s, int64_t timeout_ms,
                 lens[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
         }
         /* one deadline for both attempts */
-        int64_t left = time_left(deadline);
+        int64_t left = time_left(b.deadline);
         r = single_locked(c, left, reply, argc + 3, words, lens);
         if (r == FC_REDIS_E_NOSCRIPT) {
                 words[0] = "EVAL";
@@ -987,7 +993,7 @@ int fc_redis_eval(fc_redis_t *c, const fc_redis_script_t *s, int64_t timeout_ms,
                 words[1] = s->source;
                 lens[1] = s->length;
                 c->stats.script_loads++;
-                left = time_left(deadline);
+                left = time_left(b.deadline);
                 c->error[0] = '\0';
                 r = left == 0 ? fail(c, -ETIMEDOUT,
                                      "the timeout passed before the script could be loaded into Redis at %s",
@@ -1032,12 +1038,12 @@ static int check_locked(fc_redis_t *c, FILE *out) {
         };
         outbuf_t b = {0};
         redisReply *rep[3] = {0};
-        int64_t deadline;
-        int r = resolve_timeout(c, FC_REDIS_TIMEOUT_DEFAULT, &deadline);
+        budget_t t;
+        int r = make_budget(c, FC_REDIS_TIMEOUT_DEFAULT, &t);
         for (int i = 0; i < 3 && r == 0; i++)
                 r = format_command(&b, 3, cmds[i], NULL);
         if (r == 0)
-                r = run_batch(c, b.data, b.len, rep, 3, deadline, c->timeout_ms);
+                r = run_batch(c, b.data, b.len, rep, 3, t.deadline, t.timeout_ms);
         outbuf_free(&b);
         if (r < 0)
                 return r;
@@ -1076,7 +1082,7 @@ static int check_locked(fc_redis_t *c, FILE *out) {
         if (r == 0)
                 r = format_command(&b, 2, (const char *const[]){"INFO", "persistence"}, NULL);
         if (r == 0)
-                r = run_batch(c, b.data, b.len, rep, 2, deadline, c->timeout_ms);
+                r = run_batch(c, b.data, b.len, rep, 2, t.deadline, t.timeout_ms);
         outbuf_free(&b);
         if (r < 0)
                 return r;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -55,16 +56,26 @@ static void run_job(void *arg) {
         if (rc->deadline_ms >= 0)
                 fc_set_deadline(rc->deadline_ms);
         fc_host_run(rc->h, rc->job);
+        free(rc);
+}
+
+fc_job_t *pt_start(fc_sched_t *s, fc_plugin_set_t *set, const char *payload, int64_t deadline_ms,
+                   fc_coro_t **co) {
+        char err[256];
+        run_ctx_t *rc = calloc(1, sizeof(*rc));
+        assert_non_null(rc);
+        rc->deadline_ms = deadline_ms;
+        assert_int_equal(fc_job_parse(payload, strlen(payload), &rc->job, err, sizeof(err)), 0);
+        rc->h = fc_plugin_set_find(set, rc->job->klass);
+        assert_non_null(rc->h);
+        fc_job_t *job = rc->job;
+        assert_int_equal(fc_spawn(s, run_job, rc, co), 0);
+        return job;
 }
 
 fc_job_t *pt_run(fc_sched_t *s, fc_plugin_set_t *set, const char *payload, int64_t deadline_ms) {
-        char err[256];
-        run_ctx_t rc = {.deadline_ms = deadline_ms};
-        assert_int_equal(fc_job_parse(payload, strlen(payload), &rc.job, err, sizeof(err)), 0);
-        rc.h = fc_plugin_set_find(set, rc.job->klass);
-        assert_non_null(rc.h);
         fc_coro_t *co;
-        assert_int_equal(fc_spawn(s, run_job, &rc, &co), 0);
+        fc_job_t *job = pt_start(s, set, payload, deadline_ms, &co);
         assert_int_equal(fc_join(co), 0);
-        return rc.job;
+        return job;
 }

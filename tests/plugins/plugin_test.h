@@ -20,6 +20,12 @@ int pt_load(const char *yaml, bool check_permissions, fc_config_t **config, fc_p
 /* Formats every error into one string (static buffer) for asserts. */
 const char *pt_errors_text(const fc_config_errors_t *errors);
 
+/* Starts payload (a Sidekiq JSON job) on set in a new joinable coroutine
+ * *co of pool s, with deadline_ms (FC_FOREVER for none). Returns the job,
+ * which the caller reads after fc_join(*co) and frees. */
+fc_job_t *pt_start(fc_sched_t *s, fc_plugin_set_t *set, const char *payload, int64_t deadline_ms,
+                   fc_coro_t **co);
+
 /* Runs payload (a Sidekiq JSON job) on set in a coroutine of pool s, with
  * deadline_ms (FC_FOREVER for none). Returns the job (caller frees) after
  * the handler returned; asserts the class has a handler. */

@@ -67,16 +67,6 @@ static void test_noop_and_echo_succeed(void **state) {
         fc_job_free(j);
 }
 
-typedef struct bg_job {
-        fc_job_t *job;
-        const fc_plugin_handler_t *h;
-} bg_job_t;
-
-static void run_bg(void *arg) {
-        bg_job_t *b = arg;
-        fc_host_run(b->h, b->job);
-}
-
 static void test_sleep_sleeps_without_holding_the_thread(void **state) {
         /* One scheduler thread: a Sleep job of a minute, then a Noop job. The
          * Noop can only finish if the Sleep gave the thread up; then
@@ -84,21 +74,16 @@ static void test_sleep_sleeps_without_holding_the_thread(void **state) {
         fc_sched_t *one;
         fc_sched_options_t o = {.threads = 1};
         assert_int_equal(fc_sched_create(&o, &one), 0);
-        bg_job_t b;
-        char err[256];
-        const char *payload = "{\"class\":\"Sleep\",\"args\":[60000]}";
-        assert_int_equal(fc_job_parse(payload, strlen(payload), &b.job, err, sizeof(err)), 0);
-        b.h = fc_plugin_set_find(set, "Sleep");
         fc_coro_t *sleeper;
-        assert_int_equal(fc_spawn(one, run_bg, &b, &sleeper), 0);
+        fc_job_t *slept = pt_start(one, set, "{\"class\":\"Sleep\",\"args\":[60000]}", FC_FOREVER, &sleeper);
         fc_job_t *j = pt_run(one, set, "{\"class\":\"Noop\",\"args\":[]}", FC_FOREVER);
         assert_int_equal(j->status, FC_JOB_OK);
         fc_job_free(j);
         fc_cancel(sleeper);
         assert_int_equal(fc_join(sleeper), 0);
-        assert_int_equal(b.job->status, FC_JOB_RETRY);
-        assert_non_null(strstr(b.job->error_message, "sleep interrupted"));
-        fc_job_free(b.job);
+        assert_int_equal(slept->status, FC_JOB_RETRY);
+        assert_non_null(strstr(slept->error_message, "sleep interrupted"));
+        fc_job_free(slept);
 
         j = pt_run(one, set, "{\"class\":\"Sleep\",\"args\":[1]}", FC_FOREVER);
         assert_int_equal(j->status, FC_JOB_OK);
@@ -179,19 +164,17 @@ static void test_record_counts_each_execution_in_redis(void **state) {
 
         /* Many Record jobs at once share the pool's 4 connections. */
         enum { MANY = 200 };
-        static bg_job_t many[MANY];
+        fc_job_t *many[MANY];
         fc_coro_t *cos[MANY];
-        char err[256], payload[128];
+        char payload[128];
         for (int i = 0; i < MANY; i++) {
                 snprintf(payload, sizeof(payload), "{\"class\":\"Record\",\"args\":[\"many\",1],\"jid\":\"m%d\"}", i);
-                assert_int_equal(fc_job_parse(payload, strlen(payload), &many[i].job, err, sizeof(err)), 0);
-                many[i].h = fc_plugin_set_find(set, "Record");
-                assert_int_equal(fc_spawn(pool, run_bg, &many[i], &cos[i]), 0);
+                many[i] = pt_start(pool, set, payload, FC_FOREVER, &cos[i]);
         }
         for (int i = 0; i < MANY; i++) {
                 assert_int_equal(fc_join(cos[i]), 0);
-                assert_int_equal(many[i].job->status, FC_JOB_OK);
-                fc_job_free(many[i].job);
+                assert_int_equal(many[i]->status, FC_JOB_OK);
+                fc_job_free(many[i]);
         }
         for (int i = 0; i < MANY; i++) {
                 snprintf(payload, sizeof(payload), "m%d", i);
