@@ -11,6 +11,7 @@
 #include "flowcoro/config.h"
 #include "flowcoro/core.h"
 #include "job.h"
+#include "log.h"
 
 /* fc_redis_reply_t mirrors hiredis's redisReply, so replies pass through
  * unconverted; these checks keep the two in step. */
@@ -25,34 +26,36 @@ _Static_assert(FC_REDIS_STRING == REDIS_REPLY_STRING && FC_REDIS_ARRAY == REDIS_
 static fc_host_redis_fn redis_runner;
 static void *redis_ctx;
 
-static const char *priority_name(fc_log_priority_t p) {
+static fc_log_level_t level_of(fc_log_priority_t p) {
         switch (p) {
         case FC_LOG_PRIO_ERROR:
-                return "error";
+                return FC_LOG_ERROR;
         case FC_LOG_PRIO_WARNING:
-                return "warning";
+                return FC_LOG_WARNING;
         case FC_LOG_PRIO_NOTICE:
-                return "notice";
+                return FC_LOG_NOTICE;
         case FC_LOG_PRIO_INFO:
-                return "info";
+                return FC_LOG_INFO;
         default:
-                return "debug";
+                return FC_LOG_DEBUG;
         }
 }
 
-/* One line on stderr per message (journald support comes with the systemd
- * integration). */
+/* A plugin's message, with the job it is about. */
 static void host_log(fc_job_t *job, fc_log_priority_t priority, const char *format, ...) {
+        fc_log_level_t level = level_of(priority);
+        if (!fc_log_enabled(level))
+                return;
         char msg[2048];
         va_list ap;
         va_start(ap, format);
         vsnprintf(msg, sizeof(msg), format, ap);
         va_end(ap);
         if (job)
-                fprintf(stderr, "%s: plugin=%s jid=%s class=%s queue=%s: %s\n", priority_name(priority),
-                        job->plugin ? job->plugin : "?", job->jid, job->klass, job->queue, msg);
+                fc_log(level, "plugin=%s jid=%s class=%s queue=%s: %s", job->plugin ? job->plugin : "?", job->jid,
+                       job->klass, job->queue, msg);
         else
-                fprintf(stderr, "%s: %s\n", priority_name(priority), msg);
+                fc_log(level, "%s", msg);
 }
 
 static const char *job_jid(const fc_job_t *job) {

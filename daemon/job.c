@@ -23,7 +23,7 @@ static int bad(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 
-static int new_jid(char out[25]) {
+int fc_job_new_jid(char out[25]) {
         unsigned char b[12];
         if (getrandom(b, sizeof(b), 0) != sizeof(b))
                 return -errno;
@@ -75,7 +75,7 @@ int fc_job_parse(const char *json, size_t len, fc_job_t **out, char *err, size_t
         const json_t *jid = json_object_get(payload, "jid");
         if (!jid || json_is_null(jid) || (json_is_string(jid) && json_string_length(jid) == 0)) {
                 char fresh[25];
-                if ((r = new_jid(fresh)) < 0) {
+                if ((r = fc_job_new_jid(fresh)) < 0) {
                         bad(err, errlen, "cannot make a jid: %s", strerror(-r));
                         goto fail;
                 }

@@ -35,6 +35,10 @@ struct fc_job {
  * not a usable job, or -ENOMEM. */
 int fc_job_parse(const char *json, size_t len, fc_job_t **out, char *err, size_t errlen);
 
+/* Writes a new random jid (24 hex digits and a NUL) into out. Returns 0 or
+ * a negative errno from getrandom(). */
+int fc_job_new_jid(char out[25]);
+
 /* Frees a job and its payload. NULL is allowed. */
 void fc_job_free(fc_job_t *job);
 

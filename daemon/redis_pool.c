@@ -42,18 +42,28 @@ int fc_redis_pool_new(const fc_redis_options_t *o, size_t size, fc_redis_pool_t 
         return 0;
 }
 
+int fc_redis_pool_acquire(fc_redis_pool_t *p, fc_redis_t **conn) {
+        void *c;
+        int r = fc_chan_recv(p->idle, &c, FC_FOREVER);
+        *conn = r == 0 ? c : NULL;
+        return r;
+}
+
+void fc_redis_pool_release(fc_redis_pool_t *p, fc_redis_t *conn) {
+        fc_chan_send(p->idle, conn, 0); /* never blocks: one slot per connection */
+}
+
 int fc_redis_pool_command(fc_redis_pool_t *p, redisReply **reply, int argc, const char *const *argv,
                           const size_t *argvlen) {
-        void *conn;
+        fc_redis_t *conn;
         *reply = NULL;
-        int r = fc_chan_recv(p->idle, &conn, FC_FOREVER);
+        int r = fc_redis_pool_acquire(p, &conn);
         if (r < 0)
                 return r;
         /* One-command pipeline: error replies come back as replies. */
         r = fc_redis_append(conn, argc, argv, argvlen);
         if (r == 0)
                 r = fc_redis_exec(conn, FC_REDIS_TIMEOUT_DEFAULT, reply, 1);
-        /* Back for the next caller; never blocks (one slot per connection). */
-        fc_chan_send(p->idle, conn, 0);
+        fc_redis_pool_release(p, conn);
         return r;
 }

@@ -28,4 +28,10 @@ void fc_redis_pool_free(fc_redis_pool_t *p);
 int fc_redis_pool_command(fc_redis_pool_t *p, redisReply **reply, int argc, const char *const *argv,
                           const size_t *argvlen);
 
+/* Takes a free connection for the caller's own use (waiting for one if all
+ * are busy); give it back with fc_redis_pool_release(). Returns 0, or
+ * -ECANCELED when cancelled while waiting. Only from a coroutine. */
+int fc_redis_pool_acquire(fc_redis_pool_t *p, fc_redis_t **conn);
+void fc_redis_pool_release(fc_redis_pool_t *p, fc_redis_t *conn);
+
 #endif

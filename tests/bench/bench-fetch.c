@@ -60,9 +60,10 @@ static void drain(void *arg) {
                 atomic_store(&failed, 1);
                 return;
         }
-        for (;;) {
+        const char *queues[] = {"default"};
+        for (uint64_t token = 1;; token++) {
                 size_t n;
-                int r = fc_inflight_fetch(c, &inflight, "default", batch, out, &n);
+                int r = fc_inflight_fetch(c, &inflight, queues, 1, batch, token, out, &n);
                 if (r < 0 || n == 0) {
                         if (r < 0)
                                 atomic_store(&failed, 1);
@@ -70,7 +71,7 @@ static void drain(void *arg) {
                 }
                 for (size_t i = 0; i < n; i++)
                         ids[i] = out[i].id;
-                if (fc_inflight_ack_many(c, &inflight, ids, n) != (int)n)
+                if (fc_inflight_ack(c, &inflight, ids, n) != (int)n)
                         atomic_store(&failed, 1);
                 fc_fetched_free(out, n);
                 atomic_fetch_add(&moved, (long)n);

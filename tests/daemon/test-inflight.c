@@ -52,13 +52,19 @@ static void lpush(const char *key, const char *value) {
 
 /* What one coroutine did. */
 typedef struct step {
-        enum { FETCH, ACK, ACK_MANY, REQUEUE, FINISH } what;
+        enum { FETCH, ACK, ACK_MANY, REQUEUE, FINISH, RECALL, MOVE, SCAN, DROP } what;
         fc_finish_t how;
         double at, now;
         const char *payload;
         uint64_t ids[8];
         size_t n_ids;
         const char *queue;
+        const char *queues[4]; /* FETCH from several: queues[0..n_queues) */
+        size_t n_queues;
+        uint64_t token;        /* FETCH (0: a fresh one) and RECALL */
+        fc_move_t moves[4];    /* MOVE */
+        uint64_t cursor;       /* SCAN */
+        fc_fetched_t *scanned; /* SCAN: owned by the test */
         unsigned max;
         uint64_t id;
         int r;
@@ -78,17 +84,30 @@ static void run_steps(void *arg) {
         fc_redis_t *c;
         if (fc_redis_new(&o, &c) < 0)
                 return;
+        static uint64_t tokens;
+        fc_dead_limits_t dead = {.max_jobs = 3, .timeout_s = 100};
         for (size_t i = 0; i < s->n; i++) {
                 step_t *st = &s->steps[i];
-                if (st->what == FETCH)
-                        st->r = fc_inflight_fetch(c, s->f, st->queue, st->max, st->out, &st->n);
+                if (st->what == FETCH && st->n_queues)
+                        st->r = fc_inflight_fetch(c, s->f, st->queues, st->n_queues, st->max,
+                                                  st->token ? st->token : ++tokens, st->out, &st->n);
+                else if (st->what == FETCH)
+                        st->r = fc_inflight_fetch(c, s->f, &st->queue, 1, st->max, st->token ? st->token : ++tokens,
+                                                  st->out, &st->n);
                 else if (st->what == ACK)
-                        st->r = fc_inflight_ack(c, s->f, st->id);
-                else if (st->what == FINISH) {
-                        fc_dead_limits_t dead = {.max_jobs = 3, .timeout_s = 100};
+                        st->r = fc_inflight_ack(c, s->f, &st->id, 1);
+                else if (st->what == FINISH)
                         st->r = fc_inflight_finish(c, s->f, st->id, st->how, st->at, st->payload, st->now, &dead);
-                } else if (st->what == ACK_MANY)
-                        st->r = fc_inflight_ack_many(c, s->f, st->ids, st->n_ids);
+                else if (st->what == ACK_MANY)
+                        st->r = fc_inflight_ack(c, s->f, st->ids, st->n_ids);
+                else if (st->what == RECALL)
+                        st->r = fc_inflight_recall(c, s->f, st->token, st->out, &st->n);
+                else if (st->what == MOVE)
+                        st->r = fc_inflight_move(c, s->f, st->moves, st->n, st->now, &dead);
+                else if (st->what == SCAN)
+                        st->r = fc_inflight_scan(c, s->f, &st->cursor, 2, &st->scanned, &st->n);
+                else if (st->what == DROP)
+                        st->r = fc_inflight_drop_if_empty(c, s->f);
                 else
                         st->r = fc_inflight_requeue(c, s->f);
         }
@@ -235,7 +254,8 @@ static void test_finish_moves_out_of_flight_atomically(void **state) {
         memset(fin, 0, sizeof(fin));
         fin[0] = (step_t){.what = FINISH, .id = got[0].out[0].id, .how = FC_FINISH_RETRY, .at = 5000,
                           .payload = "retry-me", .now = 2000};
-        fin[1] = (step_t){.what = FINISH, .id = got[0].out[1].id, .how = FC_FINISH_ACK, .now = 2000};
+        fin[1] = (step_t){.what = FINISH, .id = got[0].out[1].id, .how = FC_FINISH_SCHEDULE, .at = 7000,
+                          .payload = "snoozed", .now = 2000};
         for (int i = 2; i < 7; i++) /* five dead jobs: the set keeps 3 */
                 fin[i] = (step_t){.what = FINISH, .id = got[0].out[i].id, .how = FC_FINISH_DEAD,
                                   .payload = i == 2 ? "d2" : i == 3 ? "d3" : i == 4 ? "d4" : i == 5 ? "d5" : "d6",
@@ -252,6 +272,10 @@ static void test_finish_moves_out_of_flight_atomically(void **state) {
         assert_int_equal(r->type, REDIS_REPLY_STRING);
         assert_true(atof(r->str) == 5000);
         freeReplyObject(r);
+        r = redisCommand(c, "ZSCORE schedule snoozed");
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        assert_true(atof(r->str) == 7000);
+        freeReplyObject(r);
         r = redisCommand(c, "ZRANGE dead 0 -1");
         assert_int_equal(r->elements, 3);
         assert_string_equal(r->element[0]->str, "d4");
@@ -265,6 +289,87 @@ static void test_finish_moves_out_of_flight_atomically(void **state) {
         freeReplyObject(r);
         redisFree(c);
         fc_fetched_free(got[0].out, got[0].n);
+        fc_inflight_clear(&f);
+}
+
+static void test_fetch_takes_queues_in_the_order_given_and_recall_finds_an_unknown_fetch(void **state) {
+        fc_inflight_t f;
+        assert_int_equal(fc_inflight_init(&f, "", "h:6:many"), 0);
+        lpush("queue:hi", "{\"n\":1}");
+        lpush("queue:hi", "{\"n\":2}");
+        lpush("queue:lo", "{\"n\":3}");
+        lpush("queue:lo", "{\"n\":4}");
+        /* hi runs out after two: the batch goes on with lo. */
+        step_t steps[] = {{.what = FETCH, .queues = {"hi", "lo"}, .n_queues = 2, .max = 3, .token = 77},
+                          {.what = RECALL, .token = 77},
+                          {.what = RECALL, .token = 78}};
+        play(&f, steps, 3);
+        assert_int_equal(steps[0].r, 0);
+        assert_int_equal(steps[0].n, 3);
+        assert_string_equal(steps[0].out[0].payload, "{\"n\":1}");
+        assert_string_equal(steps[0].out[0].queue, "hi");
+        assert_string_equal(steps[0].out[1].payload, "{\"n\":2}");
+        assert_string_equal(steps[0].out[2].payload, "{\"n\":3}");
+        assert_string_equal(steps[0].out[2].queue, "lo");
+        /* The batch of token 77 is found again, the same jobs under the same ids. */
+        assert_int_equal(steps[1].r, 0);
+        assert_int_equal(steps[1].n, 3);
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(steps[1].out[i].id, steps[0].out[i].id);
+                assert_string_equal(steps[1].out[i].payload, steps[0].out[i].payload);
+        }
+        assert_int_equal(steps[2].n, 0); /* a fetch that never ran: nothing */
+
+        /* Move: the first back to the front of hi, the second to dead, the
+         * third twice (only one move happens: the id leaves the hash once). */
+        step_t mv[] = {{.what = MOVE, .n = 4, .now = 3000,
+                        .moves = {{.id = steps[0].out[0].id, .queue = "hi", .payload = "{\"n\":1,\"again\":1}"},
+                                  {.id = steps[0].out[1].id, .dead = true, .payload = "poison"},
+                                  {.id = steps[0].out[2].id, .queue = "lo", .payload = "{\"n\":3}"},
+                                  {.id = steps[0].out[2].id, .queue = "lo", .payload = "{\"n\":3}"}}},
+                       {.what = DROP}};
+        play(&f, mv, 2);
+        assert_int_equal(mv[0].r, 3);
+        assert_int_equal(mv[1].r, 1); /* empty now: the bookkeeping keys go too */
+        char *front = raw_rpop("queue:hi");
+        assert_string_equal(front, "{\"n\":1,\"again\":1}");
+        free(front);
+        front = raw_rpop("queue:lo");
+        assert_string_equal(front, "{\"n\":3}"); /* back in front of n=4 */
+        free(front);
+        assert_int_equal(raw_int("LLEN %s%s", "queue:lo", ""), 1);
+        assert_int_equal(raw_int("ZCARD %s%s", "dead", ""), 1);
+        assert_int_equal(raw_int("EXISTS %s%s", "flowcoro:inflight-seq:h:6:many", ""), 0);
+        fc_fetched_free(steps[0].out, steps[0].n);
+        fc_fetched_free(steps[1].out, steps[1].n);
+        redisContext *c = raw();
+        freeReplyObject(redisCommand(c, "DEL dead queue:lo"));
+        redisFree(c);
+        fc_inflight_clear(&f);
+}
+
+static void test_scan_reads_a_whole_hash(void **state) {
+        fc_inflight_t f;
+        assert_int_equal(fc_inflight_init(&f, "", "h:7:scan"), 0);
+        for (int i = 0; i < 5; i++)
+                lpush("queue:s", "{}");
+        step_t steps[] = {{.what = FETCH, .queue = "s", .max = 5}, {.what = DROP}};
+        play(&f, steps, 2);
+        assert_int_equal(steps[0].n, 5);
+        assert_int_equal(steps[1].r, 0); /* not empty: kept */
+        size_t seen = 0;
+        step_t scan = {.what = SCAN};
+        do {
+                play(&f, &scan, 1);
+                assert_int_equal(scan.r, 0);
+                for (size_t i = 0; i < scan.n; i++)
+                        assert_string_equal(scan.scanned[i].queue, "s");
+                seen += scan.n;
+                fc_fetched_free(scan.scanned, scan.n);
+                free(scan.scanned);
+        } while (scan.cursor != 0);
+        assert_int_equal(seen, 5);
+        fc_fetched_free(steps[0].out, steps[0].n);
         fc_inflight_clear(&f);
 }
 
@@ -284,6 +389,8 @@ int main(void) {
                 cmocka_unit_test(test_same_jid_twice_stays_two_jobs_and_prefix_and_queue_travel),
                 cmocka_unit_test(test_a_process_that_dies_leaves_its_jobs_for_requeue),
                 cmocka_unit_test(test_finish_moves_out_of_flight_atomically),
+                cmocka_unit_test(test_fetch_takes_queues_in_the_order_given_and_recall_finds_an_unknown_fetch),
+                cmocka_unit_test(test_scan_reads_a_whole_hash),
                 cmocka_unit_test(test_bad_arguments),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,103 @@
+/* The engine's state, shared by its parts: engine.c (fetch, run, finish,
+ * shutdown), heartbeat.c, poller.c and recovery.c. Not for other modules. */
+#ifndef FC_DAEMON_ENGINE_INTERNAL_H
+#define FC_DAEMON_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "identity.h"
+#include "inflight.h"
+#include "redis_pool.h"
+#include "running.h"
+
+/* Redis key names, prefix included. */
+typedef struct fc_engine_keys {
+        char *queues;          /* set of known queue names */
+        char *processes;       /* Sidekiq's set of live process identities */
+        char *process;         /* <identity>: hash with info, busy, beat, quiet, rss, rtt_us */
+        char *workers;         /* <identity>:workers: hash of running jobs */
+        char *signals;         /* <identity>-signals: list of TSTP / TERM */
+        char *stat_processed;  /* stat:processed */
+        char *stat_failed;     /* stat:failed */
+        char *schedule, *retry;
+        char *owners;          /* flowcoro:owners: identity -> identity record (identity.h) */
+        char *beats;           /* flowcoro:beats: zset identity -> last heartbeat (epoch s) */
+        char *recovery_lock;   /* flowcoro:recovery-lock */
+} fc_engine_keys_t;
+
+struct fc_engine {
+        /* Set up by fc_engine_new(), read-only afterwards. */
+        const fc_config_t *config;
+        fc_plugin_set_t *plugins;
+        fc_sched_t *sched;
+        fc_redis_options_t redis;
+        fc_identity_t id;
+        double started_at;
+        char *prefix;
+        fc_engine_keys_t keys;
+        fc_inflight_t inflight;
+        fc_dead_limits_t dead;
+        int64_t test_retry_delay_ms; /* FLOWCORO_TEST_RETRY_DELAY_MS; -1 when unset */
+        fc_redis_pool_t *pool;       /* finishes and handlers' commands */
+
+        /* Shared between threads. */
+        _Atomic int stop_requests; /* fc_engine_stop() calls */
+        _Atomic bool quiet;
+        _Atomic bool abandon;      /* shutdown gave up waiting for Redis */
+        _Atomic uint32_t busy;     /* jobs between fetch and finish */
+        _Atomic bool fetcher_waits_for_room;
+        _Atomic uint64_t processed, failed; /* not yet added to Redis's stat counters */
+        fc_chan_t *fetch_bell;     /* capacity 1: wakes the fetcher (room, stop, quiet) */
+        fc_chan_t *poller_bell;    /* capacity 1: wakes the poller (an earlier due job) */
+        fc_chan_t *stop_bell;      /* capacity 1: wakes fc_engine_run() */
+        _Atomic int64_t poller_next_ms; /* when the poller wakes next (fc_now_ms clock) */
+        fc_running_t running;
+
+        /* Acknowledgements waiting to be sent (guarded by ack_lock). */
+        pthread_mutex_t ack_lock;
+        uint64_t *acks;
+        size_t n_acks, cap_acks;
+        fc_chan_t *ack_bell;       /* capacity 1: wakes the acknowledger */
+};
+
+/* Epoch seconds, with microseconds. */
+double fc__engine_now(void);
+
+/* Sleeps up to ms on bell (returns early when it rings or the engine
+ * stops). Returns 0, or -ECANCELED. */
+int fc__engine_wait(fc_chan_t *bell, int64_t ms);
+void fc__engine_ring(fc_chan_t *bell);
+
+bool fc__engine_stopping(const fc_engine_t *e);
+
+/* New connection for one of the engine's coroutines, named for CLIENT LIST
+ * ("flowcoro:<role>"). Returns 0 or a negative errno (logged). */
+int fc__engine_connect(fc_engine_t *e, const char *role, fc_redis_t **out);
+
+/* Tells the poller a job now waits in schedule or retry until at (epoch s). */
+void fc__engine_due_at(fc_engine_t *e, double at);
+
+/* The parts' coroutines: each returns when the engine stops (heartbeat and
+ * poller when cancelled). */
+void fc__heartbeat_main(void *engine);
+void fc__poller_main(void *engine);
+void fc__recovery_main(void *engine);
+
+/* One heartbeat now (also the last one at shutdown, with leaving = true:
+ * then the process leaves Sidekiq's set and FlowCoro's registry). Returns 0
+ * or a negative errno (logged). */
+int fc__heartbeat_once(fc_engine_t *e, fc_redis_t *c, bool leaving);
+
+/* Registers this daemon as the owner of its in-flight hash, before the
+ * first fetch. Returns 0 or a negative errno (logged). */
+int fc__recovery_register(fc_engine_t *e, fc_redis_t *c);
+
+/* One recovery pass (under the cluster-wide lock): returns how many jobs
+ * were moved, or a negative errno (logged). */
+int fc__recovery_pass(fc_engine_t *e, fc_redis_t *c);
+
+#endif

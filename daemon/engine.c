@@ -1,0 +1,811 @@
+/* The job engine: fetch, run, finish and shutdown (see engine.h and
+ * docs/engine.md). The heartbeat, the schedule/retry poller and orphan
+ * recovery live in their own files and share engine-internal.h.
+ *
+ * One job's path: the fetcher moves a batch from the queues into the
+ * in-flight hash (one script) and spawns a coroutine per job; the job's
+ * coroutine parses the payload, runs the handler under its deadline and
+ * finishes: a success is queued for the acknowledger, which removes a whole
+ * batch from the in-flight hash with one HDEL; a failure is filed in retry
+ * or dead by one script that also removes it from the hash. */
+#include "engine.h"
+#include "engine-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "job.h"
+#include "log.h"
+#include "retry.h"
+
+#define IDLE_POLL_MS        50    /* empty queues: fetch again after this */
+#define ERROR_RETRY_MS      500   /* Redis unreachable: try again after this */
+#define ACK_CHUNK           10000 /* ids per HDEL */
+#define CANCEL_GRACE_MS     5000  /* after cancelling jobs at shutdown, wait this long for them */
+#define OVERRUN_GRACE_MS    1000  /* a job this far past its deadline is reported */
+
+/* ---- small helpers ----------------------------------------------------- */
+
+double fc__engine_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000) / 1e6;
+}
+
+void fc__engine_ring(fc_chan_t *bell) {
+        fc_chan_send(bell, (void *)1, 0); /* full: it rings already */
+}
+
+int fc__engine_wait(fc_chan_t *bell, int64_t ms) {
+        void *v;
+        int r = fc_chan_recv(bell, &v, ms);
+        return r == -ECANCELED ? r : 0;
+}
+
+bool fc__engine_stopping(const fc_engine_t *e) {
+        return atomic_load(&e->stop_requests) > 0;
+}
+
+static uint64_t random_below(uint64_t n) {
+        uint64_t v = 0;
+        if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+                v = (uint64_t)random() << 31 ^ (uint64_t)random();
+        return n ? v % n : 0;
+}
+
+int fc__engine_connect(fc_engine_t *e, const char *role, fc_redis_t **out) {
+        char name[64];
+        snprintf(name, sizeof(name), "flowcoro:%s", role);
+        fc_redis_options_t o = e->redis;
+        o.client_name = name;
+        int r = fc_redis_new(&o, out);
+        if (r < 0)
+                fc_log(FC_LOG_ERROR, "cannot set up the %s's Redis connection: %s", role, strerror(-r));
+        return r;
+}
+
+void fc__engine_due_at(fc_engine_t *e, double at) {
+        int64_t due_ms = fc_now_ms() + (int64_t)((at - fc__engine_now()) * 1000.0);
+        if (due_ms < atomic_load(&e->poller_next_ms))
+                fc__engine_ring(e->poller_bell);
+}
+
+/* ---- creation ----------------------------------------------------------- */
+
+static void keys_free(fc_engine_keys_t *k) {
+        char **all[] = {&k->queues, &k->processes, &k->process, &k->workers, &k->signals, &k->stat_processed,
+                        &k->stat_failed, &k->schedule, &k->retry, &k->owners, &k->beats, &k->recovery_lock};
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+                free(*all[i]);
+                *all[i] = NULL;
+        }
+}
+
+static int keys_init(fc_engine_keys_t *k, const char *p, const char *identity) {
+        if (asprintf(&k->queues, "%squeues", p) < 0 || asprintf(&k->processes, "%sprocesses", p) < 0 ||
+            asprintf(&k->process, "%s%s", p, identity) < 0 ||
+            asprintf(&k->workers, "%s%s:workers", p, identity) < 0 ||
+            asprintf(&k->signals, "%s%s-signals", p, identity) < 0 ||
+            asprintf(&k->stat_processed, "%sstat:processed", p) < 0 ||
+            asprintf(&k->stat_failed, "%sstat:failed", p) < 0 || asprintf(&k->schedule, "%sschedule", p) < 0 ||
+            asprintf(&k->retry, "%sretry", p) < 0 || asprintf(&k->owners, "%sflowcoro:owners", p) < 0 ||
+            asprintf(&k->beats, "%sflowcoro:beats", p) < 0 ||
+            asprintf(&k->recovery_lock, "%sflowcoro:recovery-lock", p) < 0) {
+                memset(k, 0, sizeof(*k)); /* asprintf leaves the failed one undefined */
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void fc_engine_free(fc_engine_t *e) {
+        if (!e)
+                return;
+        fc_redis_pool_free(e->pool);
+        fc_inflight_clear(&e->inflight);
+        keys_free(&e->keys);
+        free(e->prefix);
+        fc_chan_destroy(e->fetch_bell);
+        fc_chan_destroy(e->poller_bell);
+        fc_chan_destroy(e->stop_bell);
+        fc_chan_destroy(e->ack_bell);
+        fc_running_destroy(&e->running);
+        pthread_mutex_destroy(&e->ack_lock);
+        free(e->acks);
+        if (e->plugins)
+                fc_plugin_set_unref(e->plugins);
+        free(e);
+}
+
+int fc_engine_new(const fc_engine_options_t *o, fc_engine_t **out) {
+        fc_engine_t *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        fc_running_init(&e->running);
+        pthread_mutex_init(&e->ack_lock, NULL);
+        e->config = o->config;
+        e->plugins = fc_plugin_set_ref(o->plugins);
+        e->sched = o->sched;
+        e->redis = *o->redis;
+        e->started_at = fc__engine_now();
+        e->dead.max_jobs = o->config->jobs.dead_max_jobs;
+        e->dead.timeout_s = (double)o->config->jobs.dead_timeout_ms / 1000.0;
+        atomic_store(&e->poller_next_ms, INT64_MAX);
+        const char *test_delay = getenv("FLOWCORO_TEST_RETRY_DELAY_MS");
+        e->test_retry_delay_ms = test_delay && *test_delay ? strtoll(test_delay, NULL, 10) : -1;
+
+        int r = fc_identity_init(&e->id, o->instance);
+        if (r == -EINVAL)
+                fprintf(stderr, "flowcorod: instance name \"%s\" must be 1 to 127 characters without spaces, "
+                                "':' or control characters\n", o->instance);
+        else if (r < 0)
+                fprintf(stderr, "flowcorod: cannot read this process's identity from /proc: %s\n", strerror(-r));
+        if (r == 0)
+                r = (e->prefix = strdup(o->config->redis.prefix)) ? 0 : -ENOMEM;
+        if (r == 0)
+                r = keys_init(&e->keys, e->prefix, e->id.name);
+        if (r == 0)
+                r = fc_inflight_init(&e->inflight, e->prefix, e->id.name);
+        if (r == 0)
+                r = fc_chan_create(1, &e->fetch_bell);
+        if (r == 0)
+                r = fc_chan_create(1, &e->poller_bell);
+        if (r == 0)
+                r = fc_chan_create(1, &e->stop_bell);
+        if (r == 0)
+                r = fc_chan_create(1, &e->ack_bell);
+        if (r == 0) {
+                /* Handlers' commands and failure finishes share these; the
+                 * fetcher, acknowledger and the rest have their own. */
+                fc_redis_options_t po = e->redis;
+                po.client_name = "flowcoro:jobs";
+                r = fc_redis_pool_new(&po, 4 * fc_sched_threads(o->sched), &e->pool);
+        }
+        if (r < 0) {
+                fc_engine_free(e);
+                return r;
+        }
+        *out = e;
+        return 0;
+}
+
+const char *fc_engine_identity(const fc_engine_t *e) {
+        return e->id.name;
+}
+
+void fc_engine_stop(fc_engine_t *e) {
+        atomic_fetch_add(&e->stop_requests, 1);
+        fc__engine_ring(e->fetch_bell);
+        fc__engine_ring(e->stop_bell);
+}
+
+void fc_engine_quiet(fc_engine_t *e) {
+        if (!atomic_exchange(&e->quiet, true))
+                fc_log(FC_LOG_NOTICE, "quiet: no new jobs are fetched; running jobs go on");
+        fc__engine_ring(e->fetch_bell);
+}
+
+/* ---- acknowledgements --------------------------------------------------- */
+
+static void ack_later(fc_engine_t *e, uint64_t id) {
+        bool was_empty;
+        pthread_mutex_lock(&e->ack_lock);
+        if (e->n_acks == e->cap_acks) {
+                size_t cap = e->cap_acks ? 2 * e->cap_acks : 1024;
+                uint64_t *a = realloc(e->acks, cap * sizeof(*a));
+                if (!a) {
+                        /* Not acknowledging only means running the job again
+                         * later (at least once); nothing is lost. */
+                        pthread_mutex_unlock(&e->ack_lock);
+                        fc_log_limited(FC_LOG_ERROR, "ack memory", "out of memory queueing an acknowledgement; "
+                                                                 "the job will run again after a restart");
+                        return;
+                }
+                e->acks = a;
+                e->cap_acks = cap;
+        }
+        was_empty = e->n_acks == 0;
+        e->acks[e->n_acks++] = id;
+        pthread_mutex_unlock(&e->ack_lock);
+        if (was_empty)
+                fc__engine_ring(e->ack_bell);
+}
+
+/* Sends every queued acknowledgement, retrying while Redis is away, until
+ * the engine gives up on Redis at shutdown. Runs until told to stop
+ * (*done) and nothing is left. */
+typedef struct acker {
+        fc_engine_t *e;
+        _Atomic bool done;
+} acker_t;
+
+static void acker_main(void *arg) {
+        acker_t *a = arg;
+        fc_engine_t *e = a->e;
+        fc_redis_t *c = NULL;
+        uint64_t *batch = NULL;
+        size_t n = 0, cap = 0;
+        if (fc__engine_connect(e, "acknowledger", &c) < 0)
+                return;
+        for (;;) {
+                pthread_mutex_lock(&e->ack_lock);
+                uint64_t *t = e->acks; /* swap the buffers: jobs go on queueing meanwhile */
+                e->acks = batch;
+                batch = t;
+                n = e->n_acks;
+                size_t tcap = e->cap_acks;
+                e->cap_acks = cap;
+                cap = tcap;
+                e->n_acks = 0;
+                pthread_mutex_unlock(&e->ack_lock);
+                if (n == 0) {
+                        if (atomic_load(&a->done))
+                                break;
+                        fc__engine_wait(e->ack_bell, 1000);
+                        continue;
+                }
+                for (size_t off = 0; off < n;) {
+                        size_t k = n - off < ACK_CHUNK ? n - off : ACK_CHUNK;
+                        int r = fc_inflight_ack(c, &e->inflight, batch + off, k);
+                        if (r >= 0) {
+                                off += k;
+                                continue;
+                        }
+                        if (atomic_load(&e->abandon)) {
+                                fc_log(FC_LOG_ERROR, "%zu finished jobs could not be acknowledged (%s); they "
+                                                     "will run again", n - off, fc_redis_last_error(c));
+                                break;
+                        }
+                        fc_log_limited(FC_LOG_WARNING, "ack failed",
+                                       "cannot acknowledge finished jobs yet: %s; retrying", fc_redis_last_error(c));
+                        fc_sleep(ERROR_RETRY_MS);
+                }
+        }
+        free(batch);
+        fc_redis_free(c);
+}
+
+/* ---- running one job ---------------------------------------------------- */
+
+typedef struct job_run {
+        fc_engine_t *e;
+        fc_fetched_t fetched;
+        fc_job_t *job;
+        fc_running_job_t listed;
+        /* The outcome, for a finish that has to happen in a fresh coroutine
+         * (the job's own was cancelled, so its Redis calls would fail). */
+        fc_finish_t how;
+        double at;
+        char *payload;
+} job_run_t;
+
+static const char base64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static json_t *base64_string(const unsigned char *p, size_t n) {
+        size_t len = (n + 2) / 3 * 4;
+        char *out = malloc(len + 1), *o = out;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                             (i + 2 < n ? p[i + 2] : 0);
+                *o++ = base64_chars[v >> 18 & 63];
+                *o++ = base64_chars[v >> 12 & 63];
+                *o++ = i + 1 < n ? base64_chars[v >> 6 & 63] : '=';
+                *o++ = i + 2 < n ? base64_chars[v & 63] : '=';
+        }
+        *o = '\0';
+        json_t *s = json_stringn(out, len);
+        free(out);
+        return s;
+}
+
+/* A dead-set entry for a payload that is not a usable job: a valid Sidekiq
+ * job of class FlowCoro::InvalidJob that says what was wrong and keeps the
+ * original text byte for byte (base64 when it is not UTF-8). */
+static char *invalid_job_entry(const fc_fetched_t *f, const char *why, double now) {
+        char jid[25];
+        json_t *o = json_object();
+        if (!o || fc_job_new_jid(jid) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        json_t *raw = json_stringn(f->payload, f->len);
+        json_object_set_new(o, "class", json_string("FlowCoro::InvalidJob"));
+        json_object_set_new(o, "args", json_array());
+        json_object_set_new(o, "queue", json_string(f->queue));
+        json_object_set_new(o, "jid", json_string(jid));
+        json_object_set_new(o, "retry", json_false());
+        json_object_set_new(o, "error_class", json_string("FlowCoro::InvalidJob"));
+        json_object_set_new(o, "error_message", json_string(why));
+        json_object_set_new(o, "failed_at", json_real(now));
+        json_object_set_new(o, "retry_count", json_integer(0));
+        if (raw)
+                json_object_set_new(o, "raw_payload", raw);
+        else
+                json_object_set_new(o, "raw_payload_base64",
+                                    base64_string((const unsigned char *)f->payload, f->len));
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return s;
+}
+
+/* Files the job in retry, dead or schedule, retrying while Redis is away.
+ * From a coroutine that is not cancelled. */
+static void finish_now(fc_engine_t *e, uint64_t id, const char *jid, fc_finish_t how, double at,
+                       const char *payload) {
+        for (;;) {
+                fc_redis_t *c;
+                int r = fc_redis_pool_acquire(e->pool, &c);
+                if (r < 0)
+                        return;
+                r = fc_inflight_finish(c, &e->inflight, id, how, at, payload, fc__engine_now(), &e->dead);
+                if (r == 0)
+                        fc_log(FC_LOG_WARNING, "job %s was taken over by another daemon while it ran here (this "
+                                               "daemon's heartbeat had lapsed); its outcome here is dropped", jid);
+                else if (r < 0 && !atomic_load(&e->abandon))
+                        fc_log_limited(FC_LOG_WARNING, "finish failed", "cannot file job %s yet: %s; retrying",
+                                       jid, fc_redis_last_error(c));
+                else if (r < 0)
+                        fc_log(FC_LOG_ERROR, "job %s could not be filed (%s); it stays in flight and runs again",
+                               jid, fc_redis_last_error(c));
+                fc_redis_pool_release(e->pool, c);
+                if (r >= 0 || atomic_load(&e->abandon))
+                        break;
+                if (fc_sleep(ERROR_RETRY_MS) < 0)
+                        break;
+        }
+        if (how != FC_FINISH_DEAD)
+                fc__engine_due_at(e, at);
+}
+
+static void job_release(job_run_t *jr) {
+        fc_engine_t *e = jr->e;
+        fc_job_free(jr->job);
+        fc_fetched_free(&jr->fetched, 1);
+        free(jr->payload);
+        free(jr);
+        uint32_t busy = atomic_fetch_sub(&e->busy, 1) - 1;
+        if (atomic_load(&e->fetcher_waits_for_room) && busy < e->config->concurrency)
+                fc__engine_ring(e->fetch_bell);
+}
+
+static void finish_main(void *arg) {
+        job_run_t *jr = arg;
+        finish_now(jr->e, jr->fetched.id, jr->job ? jr->job->jid : "?", jr->how, jr->at, jr->payload);
+        job_release(jr);
+}
+
+/* Finishes a job that left through retry, dead or schedule: here, or in a
+ * fresh coroutine when this one was cancelled (its waits would fail). Takes
+ * jr. */
+static void finish_filed(job_run_t *jr, fc_finish_t how, double at, char *payload) {
+        jr->how = how;
+        jr->at = at;
+        jr->payload = payload;
+        if (fc_cancelled() != FC_CANCEL_NONE && fc_spawn_here(finish_main, jr, NULL) == 0)
+                return;
+        finish_main(jr);
+}
+
+/* A payload that can't run: dead with the reason. */
+static void finish_invalid(job_run_t *jr, const char *why) {
+        fc_engine_t *e = jr->e;
+        double now = fc__engine_now();
+        fc_log_limited(FC_LOG_WARNING, why, "job in queue %s moved to dead: %s", jr->fetched.queue, why);
+        char *entry = invalid_job_entry(&jr->fetched, why, now);
+        atomic_fetch_add(&e->processed, 1);
+        atomic_fetch_add(&e->failed, 1);
+        if (!entry) {
+                /* Out of memory: leave it in flight; it is retried after a restart. */
+                fc_log(FC_LOG_ERROR, "out of memory filing an invalid job in dead");
+                job_release(jr);
+                return;
+        }
+        finish_filed(jr, FC_FINISH_DEAD, now, entry);
+}
+
+/* After a failure (or an unknown class): retry, dead or drop, per Sidekiq's
+ * rules. */
+static void finish_failed(job_run_t *jr, fc_job_status_t status, int handler_max_retries) {
+        fc_engine_t *e = jr->e;
+        fc_job_t *job = jr->job;
+        fc_failure_t f;
+        double now = fc__engine_now();
+        atomic_fetch_add(&e->processed, 1);
+        atomic_fetch_add(&e->failed, 1);
+        if (fc_failure_decide(job, status, handler_max_retries, e->config->jobs.max_retries, now,
+                              (unsigned)random_below(10), &f) < 0) {
+                fc_log(FC_LOG_ERROR, "out of memory deciding the retry of job %s; it stays in flight", job->jid);
+                job_release(jr);
+                return;
+        }
+        const char *where = f.action == FC_FAILURE_RETRY ? "retry" : f.action == FC_FAILURE_DEAD ? "dead" : "none";
+        fc_log_limited(FC_LOG_INFO, job->klass, "job %s (class %s) failed: %s: %s; next: %s", job->jid, job->klass,
+                       job->error_class ? job->error_class : "?", job->error_message ? job->error_message : "",
+                       where);
+        switch (f.action) {
+        case FC_FAILURE_DROP:
+                ack_later(e, jr->fetched.id);
+                job_release(jr);
+                break;
+        case FC_FAILURE_RETRY:
+                if (e->test_retry_delay_ms >= 0)
+                        f.at = now + (double)e->test_retry_delay_ms / 1000.0;
+                finish_filed(jr, FC_FINISH_RETRY, f.at, f.payload);
+                break;
+        case FC_FAILURE_DEAD:
+                finish_filed(jr, FC_FINISH_DEAD, now, f.payload);
+                break;
+        }
+}
+
+/* The deadline: the job's "timeout" (seconds, FlowCoro's extension), else
+ * the handler's, else jobs.default_timeout. 0 = none. */
+static int64_t job_timeout_ms(const fc_engine_t *e, const fc_job_t *job, const fc_plugin_handler_t *h) {
+        const json_t *t = json_object_get(job->payload, "timeout");
+        if (json_is_number(t) && json_number_value(t) > 0 && json_number_value(t) < 1e9)
+                return (int64_t)ceil(json_number_value(t) * 1000.0);
+        if (h->def->timeout_ms)
+                return (int64_t)h->def->timeout_ms;
+        return (int64_t)e->config->jobs.default_timeout_ms;
+}
+
+static void job_main(void *arg) {
+        job_run_t *jr = arg;
+        fc_engine_t *e = jr->e;
+        char why[512];
+
+        if (jr->fetched.len > e->config->jobs.max_payload) {
+                snprintf(why, sizeof(why), "job payload: %zu bytes, over jobs.max_payload (%" PRIu64 " bytes)",
+                         jr->fetched.len, e->config->jobs.max_payload);
+                finish_invalid(jr, why);
+                return;
+        }
+        if (fc_job_parse(jr->fetched.payload, jr->fetched.len, &jr->job, why, sizeof(why)) < 0) {
+                finish_invalid(jr, why);
+                return;
+        }
+        fc_job_t *job = jr->job;
+        fc_plugin_set_t *plugins = fc_plugin_set_ref(e->plugins);
+        const fc_plugin_handler_t *h = fc_plugin_set_find(plugins, job->klass);
+        if (!h) {
+                char cause[320];
+                snprintf(cause, sizeof(cause), "no handler for class %.256s", job->klass);
+                fc_log_limited(FC_LOG_WARNING, cause,
+                               "no loaded plugin handles class \"%s\" (job %s, queue %s): it goes to retry, as a "
+                               "deploy may be adding the plugin", job->klass, job->jid, jr->fetched.queue);
+                job->error_class = strdup("FlowCoro::UnknownClass");
+                if (asprintf(&job->error_message, "no loaded plugin handles class \"%s\"", job->klass) < 0)
+                        job->error_message = NULL;
+                fc_plugin_set_unref(plugins);
+                finish_failed(jr, FC_JOB_RETRY, -1);
+                return;
+        }
+
+        int64_t timeout = job_timeout_ms(e, job, h);
+        jr->listed = (fc_running_job_t){
+                .id = jr->fetched.id,
+                .queue = jr->fetched.queue,
+                .payload = jr->fetched.payload,
+                .jid = job->jid,
+                .klass = job->klass,
+                .run_at = fc__engine_now(),
+                .deadline_ms = timeout > 0 ? fc_now_ms() + timeout : INT64_MAX,
+                .coro = fc_self(),
+        };
+        fc_running_add(&e->running, &jr->listed);
+        if (timeout > 0)
+                fc_set_deadline(timeout);
+        fc_job_status_t status = fc_host_run(h, job);
+        fc_cancel_reason_t cancelled = fc_cancelled();
+        fc_set_deadline(FC_FOREVER);
+        fc_running_remove(&e->running, &jr->listed);
+        int handler_max_retries = h->def->max_retries;
+        fc_plugin_set_unref(plugins); /* h is not used past this point */
+
+        if (status == FC_JOB_OK) {
+                atomic_fetch_add(&e->processed, 1);
+                ack_later(e, jr->fetched.id);
+                job_release(jr);
+                return;
+        }
+        if (cancelled == FC_CANCEL_REQUESTED) {
+                /* Shutdown: it stays in flight and goes back to its queue. */
+                job_release(jr);
+                return;
+        }
+        if (cancelled == FC_CANCEL_DEADLINE) {
+                free(job->error_class);
+                free(job->error_message);
+                job->error_class = strdup("FlowCoro::Timeout");
+                if (asprintf(&job->error_message, "the job ran past its deadline of %.3f s and was cancelled",
+                             (double)timeout / 1000.0) < 0)
+                        job->error_message = NULL;
+                status = FC_JOB_RETRY;
+        }
+        if (status == FC_JOB_SNOOZE) {
+                atomic_fetch_add(&e->processed, 1);
+                char *payload = json_dumps(job->payload, JSON_COMPACT);
+                if (!payload) {
+                        job_release(jr);
+                        return;
+                }
+                finish_filed(jr, FC_FINISH_SCHEDULE, fc__engine_now() + job->snooze_s, payload);
+                return;
+        }
+        finish_failed(jr, status, handler_max_retries);
+}
+
+/* ---- fetching ------------------------------------------------------------ */
+
+/* Queue names in Sidekiq's weighted random order: each pick takes a queue
+ * with a chance proportional to its weight among those not picked yet. */
+static void weighted_order(const fc_config_t *cfg, const char **out) {
+        size_t n = cfg->n_queues;
+        uint64_t total = 0;
+        bool picked[n];
+        memset(picked, 0, sizeof(picked));
+        for (size_t i = 0; i < n; i++)
+                total += cfg->queues[i].weight;
+        for (size_t k = 0; k < n; k++) {
+                uint64_t x = random_below(total);
+                size_t i = 0;
+                for (; i < n - 1; i++) {
+                        if (picked[i])
+                                continue;
+                        if (x < cfg->queues[i].weight)
+                                break;
+                        x -= cfg->queues[i].weight;
+                }
+                picked[i] = true; /* x < total: the loop always stops at an unpicked queue */
+                total -= cfg->queues[i].weight;
+                out[k] = cfg->queues[i].name;
+        }
+}
+
+/* Hands fetched jobs to their coroutines. A job that can't get one (no
+ * stack: the log says which limit) goes back to the front of its queue. */
+static void start_jobs(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                job_run_t *jr = calloc(1, sizeof(*jr));
+                atomic_fetch_add(&e->busy, 1);
+                if (jr) {
+                        jr->e = e;
+                        jr->fetched = batch[i];
+                        if (fc_spawn(e->sched, job_main, jr, NULL) == 0) {
+                                batch[i].buf = NULL; /* the job's now */
+                                continue;
+                        }
+                        free(jr);
+                }
+                atomic_fetch_sub(&e->busy, 1);
+                fc_log_limited(FC_LOG_ERROR, "spawn failed", "cannot start a coroutine for a job: %s; the job goes "
+                               "back to its queue", *fc_last_error() ? fc_last_error() : "out of memory");
+                fc_move_t back = {.id = batch[i].id, .queue = batch[i].queue, .payload = batch[i].payload};
+                fc_inflight_move(c, &e->inflight, &back, 1, fc__engine_now(), &e->dead);
+                fc_sleep(10); /* let running jobs give their stacks back */
+        }
+        fc_fetched_free(batch, n);
+}
+
+static void fetcher_main(void *arg) {
+        fc_engine_t *e = arg;
+        fc_redis_t *c = NULL;
+        fc_fetched_t *batch = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*batch));
+        const char **order = calloc(e->config->n_queues, sizeof(*order));
+        uint64_t token = 0, unknown = 0; /* a fetch whose outcome is unknown */
+        if (!batch || !order || fc__engine_connect(e, "fetcher", &c) < 0) {
+                fc_log(FC_LOG_ERROR, "the fetcher cannot start; stopping");
+                fc_engine_stop(e);
+                goto out;
+        }
+        while (!fc__engine_stopping(e)) {
+                size_t n = 0;
+                int r;
+                if (unknown) {
+                        /* Did the last fetch move jobs? Run them if so. */
+                        r = fc_inflight_recall(c, &e->inflight, unknown, batch, &n);
+                        if (r == 0) {
+                                unknown = 0;
+                                start_jobs(e, c, batch, n);
+                                continue;
+                        }
+                } else {
+                        uint32_t concurrency = e->config->concurrency, busy = atomic_load(&e->busy);
+                        uint32_t room = busy < concurrency ? concurrency - busy : 0;
+                        uint32_t enough = concurrency / 10 < 50 ? concurrency / 10 : 50;
+                        if (atomic_load(&e->quiet) || room == 0 || room < enough) {
+                                atomic_store(&e->fetcher_waits_for_room, true);
+                                busy = atomic_load(&e->busy); /* a job may have ended meanwhile */
+                                room = busy < concurrency ? concurrency - busy : 0;
+                                if (atomic_load(&e->quiet) || room == 0 || room < enough)
+                                        fc__engine_wait(e->fetch_bell, atomic_load(&e->quiet) ? FC_FOREVER : 1000);
+                                atomic_store(&e->fetcher_waits_for_room, false);
+                                continue;
+                        }
+                        weighted_order(e->config, order);
+                        r = fc_inflight_fetch(c, &e->inflight, order, e->config->n_queues,
+                                              room < FC_INFLIGHT_FETCH_MAX ? room : FC_INFLIGHT_FETCH_MAX, ++token,
+                                              batch, &n);
+                        if (r == 0) {
+                                start_jobs(e, c, batch, n);
+                                if (n == 0)
+                                        fc__engine_wait(e->fetch_bell, IDLE_POLL_MS);
+                                continue;
+                        }
+                        unknown = token;
+                }
+                fc_log_limited(FC_LOG_WARNING, "fetch failed", "cannot fetch jobs: %s; retrying",
+                               fc_redis_last_error(c));
+                fc__engine_wait(e->fetch_bell, ERROR_RETRY_MS);
+        }
+        /* A fetch with an unknown outcome left its jobs, if any, in flight:
+         * the shutdown's requeue puts them back. */
+out:
+        free(order);
+        free(batch);
+        fc_redis_free(c);
+}
+
+/* ---- overrun check ------------------------------------------------------- */
+
+/* A handler that never yields keeps its scheduler thread busy, so its
+ * deadline (a timer on that same thread) can't fire: this plain thread
+ * names such jobs in the log. */
+typedef struct overrun_check {
+        fc_engine_t *e;
+        pthread_t thread;
+        _Atomic bool done;
+} overrun_check_t;
+
+static void report_overrun(fc_running_job_t *job, void *arg) {
+        int64_t now = *(int64_t *)arg;
+        if (!job->overrun_reported && job->deadline_ms != INT64_MAX && now > job->deadline_ms + OVERRUN_GRACE_MS) {
+                job->overrun_reported = true;
+                fc_log(FC_LOG_WARNING, "job %s (class %s, queue %s) is %.1f s past its deadline and has not given its "
+                                       "scheduler thread back: its handler blocks or loops without yielding",
+                       job->jid, job->klass, job->queue, (double)(now - job->deadline_ms) / 1000.0);
+        }
+}
+
+static void *overrun_main(void *arg) {
+        overrun_check_t *o = arg;
+        while (!atomic_load(&o->done)) {
+                struct timespec ts = {.tv_sec = 0, .tv_nsec = 250 * 1000000L};
+                nanosleep(&ts, NULL);
+                int64_t now = fc_now_ms();
+                fc_running_foreach(&o->e->running, report_overrun, &now);
+        }
+        return NULL;
+}
+
+/* ---- the whole engine ----------------------------------------------------- */
+
+/* Connects and checks the server (warnings about settings that lose jobs),
+ * registers this daemon and recovers what dead daemons left, retrying until
+ * Redis answers or the engine is stopped. */
+static int start_up(fc_engine_t *e, fc_redis_t *c) {
+        bool logged = false;
+        for (;;) {
+                if (fc__engine_stopping(e))
+                        return -ECANCELED;
+                char *warnings = NULL;
+                int r = fc_redis_check_server(c, &warnings);
+                if (r >= 0) {
+                        for (char *line = warnings, *end; line && *line; line = end + 1) {
+                                end = strchr(line, '\n');
+                                *end = '\0';
+                                fc_log(FC_LOG_WARNING, "Redis: %s", line);
+                        }
+                        free(warnings);
+                        r = fc__recovery_register(e, c);
+                }
+                if (r >= 0)
+                        return 0;
+                if (!logged)
+                        fc_log(FC_LOG_WARNING, "waiting for Redis: %s", fc_redis_last_error(c));
+                logged = true;
+                fc__engine_wait(e->stop_bell, ERROR_RETRY_MS);
+        }
+}
+
+/* Waits until no job is busy, or until ms passed. Returns the jobs left. */
+static uint32_t wait_for_jobs(fc_engine_t *e, int64_t ms) {
+        int64_t end = fc_now_ms() + ms;
+        uint32_t busy;
+        while ((busy = atomic_load(&e->busy)) > 0 && fc_now_ms() < end) {
+                if (atomic_load(&e->stop_requests) > 1)
+                        break; /* asked twice: don't wait */
+                fc__engine_wait(e->stop_bell, 20);
+        }
+        return busy;
+}
+
+int fc_engine_run(fc_engine_t *e) {
+        fc_redis_t *c = NULL;
+        int result = 0;
+        if (fc__engine_connect(e, "engine", &c) < 0)
+                return -ENOMEM;
+        fc_host_use_redis_pool(e->pool);
+        fc_log(FC_LOG_NOTICE, "flowcorod %s starting: Redis %s, queues %zu, concurrency %u, instance %s",
+               e->id.name, e->config->redis.url, e->config->n_queues, e->config->concurrency, e->id.instance);
+        if (start_up(e, c) < 0) {
+                fc_redis_free(c);
+                return 0; /* stopped before Redis ever answered: nothing fetched */
+        }
+        fc__recovery_pass(e, c); /* this host's own dead daemons, at once */
+
+        overrun_check_t overrun = {.e = e};
+        bool overrun_started = pthread_create(&overrun.thread, NULL, overrun_main, &overrun) == 0;
+        acker_t acker = {.e = e};
+        fc_coro_t *fetcher = NULL, *ack = NULL, *heartbeat = NULL, *poller = NULL, *recovery = NULL;
+        if (fc_spawn(e->sched, acker_main, &acker, &ack) < 0 ||
+            fc_spawn(e->sched, fc__heartbeat_main, e, &heartbeat) < 0 ||
+            fc_spawn(e->sched, fc__poller_main, e, &poller) < 0 ||
+            fc_spawn(e->sched, fc__recovery_main, e, &recovery) < 0 ||
+            fc_spawn(e->sched, fetcher_main, e, &fetcher) < 0) {
+                fc_log(FC_LOG_ERROR, "cannot start the engine's coroutines: %s", fc_last_error());
+                fc_engine_stop(e);
+        }
+        fc_log(FC_LOG_NOTICE, "running");
+
+        while (!fc__engine_stopping(e))
+                fc__engine_wait(e->stop_bell, FC_FOREVER);
+
+        /* Stop fetching, then give running jobs shutdown_timeout. */
+        fc_log(FC_LOG_NOTICE, "stopping: %u jobs running, waiting up to %.1f s for them",
+               atomic_load(&e->busy), (double)e->config->shutdown_timeout_ms / 1000.0);
+        if (fetcher)
+                fc_join(fetcher);
+        uint32_t left = wait_for_jobs(e, (int64_t)e->config->shutdown_timeout_ms);
+        if (left > 0) {
+                size_t n = fc_running_cancel_all(&e->running);
+                fc_log(FC_LOG_NOTICE, "cancelled %zu jobs still running; they go back to their queues", n);
+                left = wait_for_jobs(e, CANCEL_GRACE_MS);
+                if (left > 0) {
+                        fc_log(FC_LOG_WARNING, "%u jobs ignored cancellation; they go back to their queues anyway",
+                               left);
+                        result = -EBUSY;
+                }
+        }
+        /* Acknowledge what finished, then put back what did not. */
+        atomic_store(&acker.done, true);
+        fc__engine_ring(e->ack_bell);
+        if (ack)
+                fc_join(ack);
+        atomic_store(&e->abandon, true); /* no more retries from here on */
+        int r = fc_inflight_requeue(c, &e->inflight);
+        if (r > 0)
+                fc_log(FC_LOG_NOTICE, "put %d unfinished jobs back at the front of their queues", r);
+        else if (r < 0) {
+                fc_log(FC_LOG_ERROR, "cannot put unfinished jobs back (%s): they stay in %s, where the next daemon "
+                                     "on this host (or any daemon, once this one's heartbeat expires) recovers them",
+                       fc_redis_last_error(c), e->inflight.hash);
+                result = -EIO;
+        }
+        fc_coro_t *rest[] = {poller, recovery, heartbeat};
+        for (size_t i = 0; i < 3; i++)
+                if (rest[i]) {
+                        fc_cancel(rest[i]);
+                        fc_join(rest[i]);
+                }
+        if (fc__heartbeat_once(e, c, result == 0) < 0)
+                result = result ? result : 0; /* stats lost at worst; logged */
+        if (overrun_started) {
+                atomic_store(&overrun.done, true);
+                pthread_join(overrun.thread, NULL);
+        }
+        fc_host_use_redis_pool(NULL);
+        fc_redis_free(c);
+        fc_log(FC_LOG_NOTICE, "stopped");
+        return result;
+}

@@ -1,0 +1,53 @@
+/* The job engine: everything flowcorod does with Redis once its
+ * configuration and plugins are loaded. It fetches jobs from the configured
+ * queues into this process's in-flight hash (inflight.h), runs each as a
+ * coroutine with its handler and deadline, finishes it (acknowledge, retry,
+ * dead), moves due scheduled and retried jobs back to their queues, keeps
+ * Sidekiq's heartbeat and stats, and recovers the in-flight jobs of daemons
+ * that died. docs/engine.md describes the design. */
+#ifndef FC_DAEMON_ENGINE_H
+#define FC_DAEMON_ENGINE_H
+
+#include "flowcoro/config.h"
+#include "flowcoro/core.h"
+#include "loader.h"
+#include "redis.h"
+
+typedef struct fc_engine fc_engine_t;
+
+typedef struct fc_engine_options {
+        const fc_config_t *config;        /* borrowed: must outlive the engine */
+        fc_plugin_set_t *plugins;         /* the engine takes its own reference */
+        fc_sched_t *sched;                /* where jobs run */
+        const fc_redis_options_t *redis;  /* copied (strings too, by each connection) */
+        const char *instance;             /* this daemon's name on its host (identity.h) */
+} fc_engine_options_t;
+
+/* Creates an engine. Returns 0 and *out, -EINVAL with a message on stderr
+ * for a bad instance name, or another negative errno. Any thread. */
+int fc_engine_new(const fc_engine_options_t *o, fc_engine_t **out);
+
+/* Runs the engine in the calling coroutine until fc_engine_stop(): then
+ * stops fetching, lets running jobs finish for up to shutdown_timeout,
+ * cancels the rest, puts every unfinished job back at the front of its queue
+ * and leaves Sidekiq's process set. Returns 0 when every job was finished or
+ * put back, or -EIO when Redis could not be reached to put some back (they
+ * stay in this daemon's in-flight hash, where the next daemon on this host,
+ * or orphan recovery after the heartbeat expires, finds them). */
+int fc_engine_run(fc_engine_t *e);
+
+/* Asks the engine to stop (SIGTERM); a second call skips the wait for
+ * running jobs. Any thread, and from a signal-watching coroutine. */
+void fc_engine_stop(fc_engine_t *e);
+
+/* Quiet (SIGTSTP, Sidekiq's TSTP): stop fetching, keep running what runs.
+ * Any thread. */
+void fc_engine_quiet(fc_engine_t *e);
+
+/* Sidekiq's identity of this daemon ("host:pid:hex"). */
+const char *fc_engine_identity(const fc_engine_t *e);
+
+/* Frees the engine after fc_engine_run() returned (or instead of it). */
+void fc_engine_free(fc_engine_t *e);
+
+#endif
