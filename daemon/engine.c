@@ -27,7 +27,7 @@
 #include "log.h"
 #include "retry.h"
 
-#define IDLE_POLL_MS        50    /* empty queues: fetch again after this */
+#define IDLE_POLL_MAX_MS    50    /* empty queues: fetch again after at most this */
 #define ERROR_RETRY_MS      500   /* Redis unreachable: try again after this */
 #define ACK_CHUNK           10000 /* ids per HDEL */
 #define CANCEL_GRACE_MS     5000  /* after cancelling jobs at shutdown, wait this long for them */
@@ -603,6 +603,7 @@ static void fetcher_main(void *arg) {
         fc_fetched_t *batch = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*batch));
         const char **order = calloc(e->config->n_queues, sizeof(*order));
         uint64_t token = 0, unknown = 0; /* a fetch whose outcome is unknown */
+        int64_t idle_ms = 1;             /* doubles while the queues stay empty */
         if (!batch || !order || fc__engine_connect(e, "fetcher", &c) < 0) {
                 fc_log(FC_LOG_ERROR, "the fetcher cannot start; stopping");
                 fc_engine_stop(e);
@@ -638,8 +639,16 @@ static void fetcher_main(void *arg) {
                                               batch, &n);
                         if (r == 0) {
                                 start_jobs(e, c, batch, n);
-                                if (n == 0)
-                                        fc__engine_wait(e->fetch_bell, IDLE_POLL_MS);
+                                /* Empty queues: look again soon after jobs came
+                                 * (a steady trickle starts within a few ms), then
+                                 * less and less often, down to 1000 / IDLE_POLL_MAX_MS
+                                 * fetches a second when idle. */
+                                if (n > 0)
+                                        idle_ms = 1;
+                                else {
+                                        fc__engine_wait(e->fetch_bell, idle_ms);
+                                        idle_ms = idle_ms * 2 > IDLE_POLL_MAX_MS ? IDLE_POLL_MAX_MS : idle_ms * 2;
+                                }
                                 continue;
                         }
                         unknown = token;

@@ -30,6 +30,7 @@ typedef struct fc_inflight {
         char *retry;        /* "{prefix}retry" */
         char *dead;         /* "{prefix}dead" */
         char *schedule;     /* "{prefix}schedule" */
+        char jid_prefix[13]; /* random, per fc_inflight_init(): jids given at fetch start with it */
 } fc_inflight_t;
 
 /* One in-flight job: its id in the hash and its value there, "queue NUL
@@ -52,7 +53,9 @@ void fc_fetched_free(fc_fetched_t *out, size_t n);
 /* The most jobs one fetch moves. */
 #define FC_INFLIGHT_FETCH_MAX 1000
 
-/* Moves up to max (1..FC_INFLIGHT_FETCH_MAX) jobs into the in-flight hash,
+/* Moves up to max (1..FC_INFLIGHT_FETCH_MAX) jobs into the in-flight hash
+ * (a job whose text has no "jid" gets one there, 24 hex digits, so it keeps
+ * it whatever happens to this daemon),
  * taking from queues[0], then queues[1] when that one runs out, and so on
  * (the caller orders them by weight), and returns them, oldest of each queue
  * first, in out[0..*n). token (any number the caller never reuses) is stored

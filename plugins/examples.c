@@ -7,6 +7,8 @@
  *   Fail    args ["retry"|"dead", message]: fails that way
  *   Record  args [key, ms?]: optionally sleeps ms, then HINCRBY key <jid> 1,
  *           so tests can count every execution of every job
+ *   Stamp   args [key]: HSET key <jid> <epoch microseconds when the handler
+ *           started>, so benchmarks can measure enqueue-to-start latency
  *   Crash   aborts the whole process (poison-job tests); refused unless the
  *           plugin's config says allow_crash: true
  */
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "flowcoro/plugin.h"
 
@@ -64,6 +67,23 @@ static fc_job_status_t fail(const fc_host_t *host, fc_job_t *job, void *state) {
                           message ? message : "failed on purpose");
 }
 
+/* HSET key jid value: the Redis write Record and Stamp end with. */
+static fc_job_status_t write_field(const fc_host_t *host, fc_job_t *job, const char *command, const char *key,
+                                   const char *value) {
+        const char *jid = host->job_jid(job);
+        const char *argv[] = {command, key, jid, value};
+        const size_t lens[] = {strlen(command), strlen(key), strlen(jid), strlen(value)};
+        fc_redis_reply_t *reply = NULL;
+        int r = host->redis(job, 4, argv, lens, &reply);
+        if (r < 0)
+                return host->fail(job, FC_JOB_RETRY, "RedisError", "%s failed: %s", command, strerror(-r));
+        fc_job_status_t status = FC_JOB_OK;
+        if (reply->type == FC_REDIS_ERROR)
+                status = host->fail(job, FC_JOB_RETRY, "RedisError", "%s failed: %s", command, reply->str);
+        host->redis_free(reply);
+        return status;
+}
+
 static fc_job_status_t record(const fc_host_t *host, fc_job_t *job, void *state) {
         const json_t *args = host->job_args(job);
         const char *key = json_string_value(json_array_get(args, 0));
@@ -76,18 +96,18 @@ static fc_job_status_t record(const fc_host_t *host, fc_job_t *job, void *state)
                         return host->fail(job, FC_JOB_RETRY, "Interrupted", "sleep interrupted: %s",
                                           strerror(-r));
         }
-        const char *jid = host->job_jid(job);
-        const char *argv[] = {"HINCRBY", key, jid, "1"};
-        const size_t lens[] = {7, strlen(key), strlen(jid), 1};
-        fc_redis_reply_t *reply = NULL;
-        int r = host->redis(job, 4, argv, lens, &reply);
-        if (r < 0)
-                return host->fail(job, FC_JOB_RETRY, "RedisError", "HINCRBY failed: %s", strerror(-r));
-        fc_job_status_t status = FC_JOB_OK;
-        if (reply->type == FC_REDIS_ERROR)
-                status = host->fail(job, FC_JOB_RETRY, "RedisError", "HINCRBY failed: %s", reply->str);
-        host->redis_free(reply);
-        return status;
+        return write_field(host, job, "HINCRBY", key, "1");
+}
+
+static fc_job_status_t stamp(const fc_host_t *host, fc_job_t *job, void *state) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        const char *key = json_string_value(json_array_get(host->job_args(job), 0));
+        if (!key)
+                return host->fail(job, FC_JOB_DEAD, "ArgumentError", "Stamp expects [key]");
+        char us[32];
+        snprintf(us, sizeof(us), "%lld", (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
+        return write_field(host, job, "HSET", key, us);
 }
 
 static fc_job_status_t crash(const fc_host_t *host, fc_job_t *job, void *state) {
@@ -148,6 +168,7 @@ static const fc_handler_def_t handlers[] = {
         {.class_name = "Echo", .run = echo, .max_retries = -1},
         {.class_name = "Fail", .run = fail, .max_retries = -1},
         {.class_name = "Record", .run = record, .max_retries = -1},
+        {.class_name = "Stamp", .run = stamp, .max_retries = -1},
         {.class_name = "Crash", .run = crash, .max_retries = 0},
 };
 

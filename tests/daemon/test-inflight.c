@@ -139,7 +139,7 @@ static void test_fetch_is_fifo_into_the_inflight_hash_and_ack_removes(void **sta
         assert_int_equal(fc_inflight_init(&f, "", "host:1:abc"), 0);
         char job[64];
         for (int i = 0; i < 10; i++) {
-                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d]}", i);
+                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d],\"jid\":\"j%d\"}", i, i);
                 lpush("queue:default", job);
         }
         step_t steps[] = {{.what = FETCH, .queue = "default", .max = 4},
@@ -148,7 +148,7 @@ static void test_fetch_is_fifo_into_the_inflight_hash_and_ack_removes(void **sta
         assert_int_equal(steps[0].r, 0);
         assert_int_equal(steps[0].n, 4);
         for (int i = 0; i < 4; i++) {
-                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d]}", i);
+                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d],\"jid\":\"j%d\"}", i, i);
                 assert_string_equal(steps[0].out[i].payload, job); /* oldest first */
                 assert_int_equal(steps[0].out[i].id, steps[0].out[0].id + (uint64_t)i);
         }
@@ -172,7 +172,7 @@ static void test_fetch_is_fifo_into_the_inflight_hash_and_ack_removes(void **sta
         const int expect[] = {0, 2, 3, 4, 5, 6, 7, 8, 9};
         for (int i = 0; i < 9; i++) {
                 char *v = raw_rpop("queue:default");
-                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d]}", expect[i]);
+                snprintf(job, sizeof(job), "{\"class\":\"Noop\",\"args\":[%d],\"jid\":\"j%d\"}", expect[i], expect[i]);
                 assert_non_null(v);
                 assert_string_equal(v, job);
                 free(v);
@@ -295,10 +295,10 @@ static void test_finish_moves_out_of_flight_atomically(void **state) {
 static void test_fetch_takes_queues_in_the_order_given_and_recall_finds_an_unknown_fetch(void **state) {
         fc_inflight_t f;
         assert_int_equal(fc_inflight_init(&f, "", "h:6:many"), 0);
-        lpush("queue:hi", "{\"n\":1}");
-        lpush("queue:hi", "{\"n\":2}");
-        lpush("queue:lo", "{\"n\":3}");
-        lpush("queue:lo", "{\"n\":4}");
+        lpush("queue:hi", "{\"jid\":\"1\"}");
+        lpush("queue:hi", "{\"jid\":\"2\"}");
+        lpush("queue:lo", "{\"jid\":\"3\"}");
+        lpush("queue:lo", "{\"jid\":\"4\"}");
         /* hi runs out after two: the batch goes on with lo. */
         step_t steps[] = {{.what = FETCH, .queues = {"hi", "lo"}, .n_queues = 2, .max = 3, .token = 77},
                           {.what = RECALL, .token = 77},
@@ -306,10 +306,10 @@ static void test_fetch_takes_queues_in_the_order_given_and_recall_finds_an_unkno
         play(&f, steps, 3);
         assert_int_equal(steps[0].r, 0);
         assert_int_equal(steps[0].n, 3);
-        assert_string_equal(steps[0].out[0].payload, "{\"n\":1}");
+        assert_string_equal(steps[0].out[0].payload, "{\"jid\":\"1\"}");
         assert_string_equal(steps[0].out[0].queue, "hi");
-        assert_string_equal(steps[0].out[1].payload, "{\"n\":2}");
-        assert_string_equal(steps[0].out[2].payload, "{\"n\":3}");
+        assert_string_equal(steps[0].out[1].payload, "{\"jid\":\"2\"}");
+        assert_string_equal(steps[0].out[2].payload, "{\"jid\":\"3\"}");
         assert_string_equal(steps[0].out[2].queue, "lo");
         /* The batch of token 77 is found again, the same jobs under the same ids. */
         assert_int_equal(steps[1].r, 0);
@@ -323,19 +323,19 @@ static void test_fetch_takes_queues_in_the_order_given_and_recall_finds_an_unkno
         /* Move: the first back to the front of hi, the second to dead, the
          * third twice (only one move happens: the id leaves the hash once). */
         step_t mv[] = {{.what = MOVE, .n = 4, .now = 3000,
-                        .moves = {{.id = steps[0].out[0].id, .queue = "hi", .payload = "{\"n\":1,\"again\":1}"},
+                        .moves = {{.id = steps[0].out[0].id, .queue = "hi", .payload = "{\"jid\":\"1\",\"again\":1}"},
                                   {.id = steps[0].out[1].id, .dead = true, .payload = "poison"},
-                                  {.id = steps[0].out[2].id, .queue = "lo", .payload = "{\"n\":3}"},
-                                  {.id = steps[0].out[2].id, .queue = "lo", .payload = "{\"n\":3}"}}},
+                                  {.id = steps[0].out[2].id, .queue = "lo", .payload = "{\"jid\":\"3\"}"},
+                                  {.id = steps[0].out[2].id, .queue = "lo", .payload = "{\"jid\":\"3\"}"}}},
                        {.what = DROP}};
         play(&f, mv, 2);
         assert_int_equal(mv[0].r, 3);
         assert_int_equal(mv[1].r, 1); /* empty now: the bookkeeping keys go too */
         char *front = raw_rpop("queue:hi");
-        assert_string_equal(front, "{\"n\":1,\"again\":1}");
+        assert_string_equal(front, "{\"jid\":\"1\",\"again\":1}");
         free(front);
         front = raw_rpop("queue:lo");
-        assert_string_equal(front, "{\"n\":3}"); /* back in front of n=4 */
+        assert_string_equal(front, "{\"jid\":\"3\"}"); /* back in front of n=4 */
         free(front);
         assert_int_equal(raw_int("LLEN %s%s", "queue:lo", ""), 1);
         assert_int_equal(raw_int("ZCARD %s%s", "dead", ""), 1);
@@ -373,6 +373,48 @@ static void test_scan_reads_a_whole_hash(void **state) {
         fc_inflight_clear(&f);
 }
 
+static void test_fetch_gives_a_jid_to_a_job_without_one_and_stores_it(void **state) {
+        fc_inflight_t f;
+        assert_int_equal(fc_inflight_init(&f, "", "h:8:jid"), 0);
+        const char *in[] = {"{\"class\":\"Noop\",\"args\":[]}", "{}", " { \"a\":1}", "[1]",
+                            "{\"jid\":\"mine\"}", "not json"};
+        for (int i = 0; i < 6; i++)
+                lpush("queue:j", in[i]);
+        step_t steps[] = {{.what = FETCH, .queue = "j", .max = 10}};
+        play(&f, steps, 1);
+        assert_int_equal(steps[0].n, 6);
+        char jid[64];
+        for (int i = 0; i < 3; i++) {
+                /* "jid":"<prefix><12 hex digits of the id>" */
+                snprintf(jid, sizeof(jid), "\"jid\":\"%s%012llx\"", f.jid_prefix,
+                         (unsigned long long)steps[0].out[i].id);
+                assert_non_null(strstr(steps[0].out[i].payload, jid));
+        }
+        snprintf(jid, sizeof(jid), "{\"jid\":\"%s%012llx\",\"class\"", f.jid_prefix,
+                 (unsigned long long)steps[0].out[0].id);
+        assert_true(strncmp(steps[0].out[0].payload, jid, strlen(jid)) == 0);
+        snprintf(jid, sizeof(jid), "{\"jid\":\"%s%012llx\"}", f.jid_prefix, (unsigned long long)steps[0].out[1].id);
+        assert_string_equal(steps[0].out[1].payload, jid);
+        snprintf(jid, sizeof(jid), " {\"jid\":\"%s%012llx\",\"a\":1}", f.jid_prefix,
+                 (unsigned long long)steps[0].out[2].id);
+        assert_string_equal(steps[0].out[2].payload, jid);
+        /* Not objects, or already with a jid: unchanged. */
+        assert_string_equal(steps[0].out[3].payload, "[1]");
+        assert_string_equal(steps[0].out[4].payload, "{\"jid\":\"mine\"}");
+        assert_string_equal(steps[0].out[5].payload, "not json");
+        /* What is stored is what was returned: a requeue keeps the jid. */
+        step_t rq[] = {{.what = REQUEUE}};
+        play(&f, rq, 1);
+        char *back = raw_rpop("queue:j");
+        assert_string_equal(back, steps[0].out[0].payload);
+        free(back);
+        fc_fetched_free(steps[0].out, steps[0].n);
+        redisContext *c = raw();
+        freeReplyObject(redisCommand(c, "DEL queue:j"));
+        redisFree(c);
+        fc_inflight_clear(&f);
+}
+
 static void test_bad_arguments(void **state) {
         fc_inflight_t f;
         assert_int_equal(fc_inflight_init(&f, "", "h:4"), 0);
@@ -391,6 +433,7 @@ int main(void) {
                 cmocka_unit_test(test_finish_moves_out_of_flight_atomically),
                 cmocka_unit_test(test_fetch_takes_queues_in_the_order_given_and_recall_finds_an_unknown_fetch),
                 cmocka_unit_test(test_scan_reads_a_whole_hash),
+                cmocka_unit_test(test_fetch_gives_a_jid_to_a_job_without_one_and_stores_it),
                 cmocka_unit_test(test_bad_arguments),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,287 @@
+/* End-to-end benchmark of flowcorod against a private redis-server: the
+ * real daemon, the real plugins, the reliable fetch. Prints its figures
+ * (docs/engine.md has them and the command).
+ *
+ *   noop        drain N Noop jobs at each concurrency (jobs/s)
+ *   sleep       drain 20,000 Sleep [100 ms] jobs at concurrency 20,000 (s)
+ *   latency     enqueue-to-start of Stamp jobs at fixed offered loads
+ *               (p50/p99/p999 in ms)
+ *   idle        Redis commands per second an idle daemon sends
+ *
+ * Jobs are enqueued into a staging list and RENAMEd into queue:default in
+ * one step, so the daemon sees all of them at once and enqueueing is not
+ * timed. CPU seconds of the daemon and of Redis come from /proc. */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/daemon.h"
+
+static fc_test_redis_t redis;
+static redisContext *rc;
+static bool json_out;
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t epoch_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_ms(long ms) {
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+/* utime + stime of a process, in seconds. */
+static double cpu_seconds(pid_t pid) {
+        char path[64], buf[2048];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return NAN;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        unsigned long long ut = 0, st = 0;
+        for (int field = 3; p && field <= 14; field++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p + 1, "%llu %llu", &ut, &st) != 2)
+                return NAN;
+        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void must(redisReply *r) {
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+                fprintf(stderr, "bench-engine: Redis: %s\n", r ? r->str : rc->errstr);
+                exit(1);
+        }
+        freeReplyObject(r);
+}
+
+/* Pushes n jobs made by make(i, buf) onto the staging list, 1000 per
+ * LPUSH, pipelined. */
+static void stage(size_t n, void (*make)(size_t i, char *buf, size_t size)) {
+        const size_t per = 1000;
+        const char **argv = malloc((per + 2) * sizeof(*argv));
+        char (*jobs)[160] = malloc(per * sizeof(*jobs));
+        size_t pending = 0;
+        for (size_t i = 0; i < n; i += per) {
+                size_t k = n - i < per ? n - i : per;
+                argv[0] = "LPUSH";
+                argv[1] = "staging";
+                for (size_t j = 0; j < k; j++) {
+                        make(i + j, jobs[j], sizeof(jobs[j]));
+                        argv[2 + j] = jobs[j];
+                }
+                redisAppendCommandArgv(rc, (int)k + 2, argv, NULL);
+                if (++pending == 50 || i + k >= n) {
+                        while (pending--) {
+                                redisReply *r;
+                                if (redisGetReply(rc, (void **)&r) != REDIS_OK)
+                                        must(NULL);
+                                must(r);
+                        }
+                        pending = 0;
+                }
+        }
+        free(argv);
+        free(jobs);
+}
+
+static void make_noop(size_t i, char *buf, size_t size) {
+        snprintf(buf, size, "{\"class\":\"Noop\",\"args\":[],\"jid\":\"%024zx\",\"retry\":true}", i);
+}
+
+static void make_sleep(size_t i, char *buf, size_t size) {
+        snprintf(buf, size, "{\"class\":\"Sleep\",\"args\":[100],\"jid\":\"%024zx\",\"retry\":true}", i);
+}
+
+/* The daemon's in-flight hash (its identity is the only process). */
+static long long in_flight(void) {
+        redisReply *r = redisCommand(rc, "SMEMBERS processes");
+        long long n = -1;
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
+                n = fc_test_redis_int(rc, "HLEN flowcoro:inflight:%s", r->element[0]->str);
+        freeReplyObject(r);
+        return n;
+}
+
+typedef struct drain {
+        size_t jobs;
+        unsigned concurrency;
+        double seconds, daemon_cpu, redis_cpu;
+} drain_t;
+
+/* Starts a daemon, releases the staged jobs and waits until the queue and
+ * the in-flight hash are empty. */
+static void drain(drain_t *d, const char *extra) {
+        fc_test_daemon_t daemon;
+        char config[256];
+        snprintf(config, sizeof(config), "concurrency: %u\nshutdown_timeout: 1s\n%s",
+                 d->concurrency, extra ? extra : "");
+        if (fc_test_daemon_start(&daemon, &redis, config, NULL) < 0)
+                exit(1);
+        while (in_flight() < 0) /* the first heartbeat names it */
+                sleep_ms(5);
+        double cpu0 = cpu_seconds(daemon.pid), rcpu0 = cpu_seconds(redis.pid);
+        double t0 = now_s();
+        must(redisCommand(rc, "RENAME staging queue:default"));
+        for (;;) {
+                long long queued = fc_test_redis_int(rc, "LLEN queue:default");
+                if (queued == 0 && in_flight() == 0)
+                        break;
+                sleep_ms(2);
+        }
+        d->seconds = now_s() - t0;
+        d->daemon_cpu = cpu_seconds(daemon.pid) - cpu0;
+        d->redis_cpu = cpu_seconds(redis.pid) - rcpu0;
+        fc_test_daemon_stop(&daemon);
+        if (daemon.exit_code != 0) {
+                fprintf(stderr, "bench-engine: flowcorod exited with %d\n", daemon.exit_code);
+                exit(1);
+        }
+}
+
+static void print_drain(const char *name, const drain_t *d) {
+        double rate = (double)d->jobs / d->seconds;
+        if (json_out)
+                printf("{\"bench\":\"%s\",\"jobs\":%zu,\"concurrency\":%u,\"seconds\":%.3f,\"jobs_per_s\":%.0f,"
+                       "\"daemon_cpu_s_per_100k\":%.3f,\"redis_cpu_s_per_100k\":%.3f}\n",
+                       name, d->jobs, d->concurrency, d->seconds, rate, d->daemon_cpu * 1e5 / (double)d->jobs,
+                       d->redis_cpu * 1e5 / (double)d->jobs);
+        else
+                printf("%-6s %8zu jobs  concurrency %6u  %7.3f s  %9.0f jobs/s  cpu per 100k: daemon %.2f s, "
+                       "redis %.2f s\n",
+                       name, d->jobs, d->concurrency, d->seconds, rate, d->daemon_cpu * 1e5 / (double)d->jobs,
+                       d->redis_cpu * 1e5 / (double)d->jobs);
+        fflush(stdout);
+}
+
+static int compare_i64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* Enqueues Stamp jobs at rate per second for seconds, one LPUSH each (as a
+ * client would), then reads when each started. */
+static void latency(unsigned rate, double seconds) {
+        fc_test_daemon_t daemon;
+        must(redisCommand(rc, "FLUSHALL"));
+        if (fc_test_daemon_start(&daemon, &redis, "concurrency: 1000\n", NULL) < 0)
+                exit(1);
+        sleep_ms(1500); /* let it go idle: the first jobs meet the idle poll */
+        size_t n = (size_t)(rate * seconds);
+        int64_t *enq = calloc(n, sizeof(*enq));
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++) {
+                double due = t0 + (double)i / rate;
+                double wait = due - now_s();
+                if (wait > 0.0002)
+                        sleep_ms((long)(wait * 1000));
+                char job[160];
+                enq[i] = epoch_us();
+                snprintf(job, sizeof(job), "{\"class\":\"Stamp\",\"args\":[\"stamps\"],\"jid\":\"%zu\"}", i);
+                must(redisCommand(rc, "LPUSH queue:default %s", job));
+        }
+        while (fc_test_redis_int(rc, "HLEN stamps") < (long long)n)
+                sleep_ms(10);
+        int64_t *lat = calloc(n, sizeof(*lat));
+        for (size_t i = 0; i < n; i++)
+                lat[i] = fc_test_redis_int(rc, "HGET stamps %zu", i) - enq[i];
+        qsort(lat, n, sizeof(*lat), compare_i64);
+        double p50 = (double)lat[n / 2] / 1000, p99 = (double)lat[n * 99 / 100] / 1000,
+               p999 = (double)lat[n * 999 / 1000] / 1000;
+        if (json_out)
+                printf("{\"bench\":\"latency\",\"rate\":%u,\"jobs\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
+                       "\"p999_ms\":%.2f}\n", rate, n, p50, p99, p999);
+        else
+                printf("latency %6u jobs/s offered, %6zu jobs: p50 %.2f ms  p99 %.2f ms  p999 %.2f ms\n", rate, n,
+                       p50, p99, p999);
+        fflush(stdout);
+        free(enq);
+        free(lat);
+        fc_test_daemon_stop(&daemon);
+}
+
+/* Commands per second Redis receives from an idle daemon. */
+static void idle(void) {
+        fc_test_daemon_t daemon;
+        must(redisCommand(rc, "FLUSHALL"));
+        if (fc_test_daemon_start(&daemon, &redis, NULL, NULL) < 0)
+                exit(1);
+        sleep_ms(2000);
+        const double window = 10;
+        long long before = 0, after = 0;
+        redisReply *r = redisCommand(rc, "INFO stats");
+        sscanf(strstr(r->str, "total_commands_processed:"), "total_commands_processed:%lld", &before);
+        freeReplyObject(r);
+        sleep_ms((long)(window * 1000));
+        r = redisCommand(rc, "INFO stats");
+        sscanf(strstr(r->str, "total_commands_processed:"), "total_commands_processed:%lld", &after);
+        freeReplyObject(r);
+        double rate = (double)(after - before - 1) / window; /* the first INFO counts */
+        if (json_out)
+                printf("{\"bench\":\"idle\",\"redis_commands_per_s\":%.1f}\n", rate);
+        else
+                printf("idle   %.1f Redis commands/s from an idle daemon (over %.0f s)\n", rate, window);
+        fc_test_daemon_stop(&daemon);
+}
+
+int main(int argc, char **argv) {
+        size_t noop_jobs = 200000;
+        const char *only = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json_out = true;
+                else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc)
+                        noop_jobs = strtoul(argv[++i], NULL, 10);
+                else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+                        only = argv[++i];
+                else {
+                        fprintf(stderr, "usage: bench-engine [--json] [--jobs N] [--only noop|sleep|latency|idle]\n");
+                        return 64;
+                }
+        }
+        if (fc_test_redis_start(&redis, NULL) < 0 || !(rc = fc_test_redis_connect(&redis)))
+                return 1;
+        if (!only || strcmp(only, "noop") == 0) {
+                const unsigned levels[] = {100, 1000, 10000};
+                for (size_t i = 0; i < 3; i++) {
+                        drain_t d = {.jobs = noop_jobs, .concurrency = levels[i]};
+                        must(redisCommand(rc, "FLUSHALL"));
+                        stage(d.jobs, make_noop);
+                        drain(&d, NULL);
+                        print_drain("noop", &d);
+                }
+        }
+        if (!only || strcmp(only, "sleep") == 0) {
+                drain_t d = {.jobs = 20000, .concurrency = 20000};
+                must(redisCommand(rc, "FLUSHALL"));
+                stage(d.jobs, make_sleep);
+                drain(&d, NULL);
+                print_drain("sleep", &d);
+        }
+        if (!only || strcmp(only, "latency") == 0) {
+                latency(100, 5);
+                latency(1000, 5);
+                latency(10000, 3);
+        }
+        if (!only || strcmp(only, "idle") == 0)
+                idle();
+        redisFree(rc);
+        fc_test_redis_stop(&redis);
+        return 0;
+}
