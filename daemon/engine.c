@@ -27,7 +27,7 @@
 #include "log.h"
 #include "retry.h"
 
-#define IDLE_POLL_MAX_MS    50    /* empty queues: fetch again after at most this */
+#define IDLE_POLL_MAX_MS    60    /* empty queues: fetch again after at most this */
 #define ERROR_RETRY_MS      500   /* Redis unreachable: try again after this */
 #define ACK_CHUNK           10000 /* ids per HDEL */
 #define CANCEL_GRACE_MS     5000  /* after cancelling jobs at shutdown, wait this long for them */

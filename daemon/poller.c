@@ -22,7 +22,7 @@
 #include "log.h"
 
 #define BATCH        100
-#define MAX_SLEEP_MS 1000
+#define MAX_SLEEP_MS 2000
 #define JITTER_MS    50
 
 /* KEYS: the sorted set, the queues set, the queue key prefix. ARGV:
@@ -148,14 +148,17 @@ void fc__poller_main(void *engine) {
         if (fc__engine_connect(e, "poller", &c) < 0)
                 return;
         for (;;) {
+                /* One round trip finds out whether anything is due; only then
+                 * are the due jobs read and moved. */
                 double now = fc__engine_now(), next = INFINITY;
-                int a = move_due(e, c, e->keys.schedule, now);
-                int b = a < 0 ? a : move_due(e, c, e->keys.retry, now);
-                int r = b < 0 ? b : 0;
-                if (r == 0 && (a == BATCH || b == BATCH))
-                        continue; /* more are due */
-                if (r == 0)
-                        r = earliest_due(e, c, &next);
+                int r = earliest_due(e, c, &next);
+                while (r == 0 && next <= now) {
+                        int a = move_due(e, c, e->keys.schedule, now);
+                        int b = a < 0 ? a : move_due(e, c, e->keys.retry, now);
+                        r = b < 0 ? b : earliest_due(e, c, &next);
+                        if (r == 0 && a < BATCH && b < BATCH)
+                                break; /* what is due now has moved; next says what comes */
+                }
                 int64_t sleep_ms = MAX_SLEEP_MS;
                 if (r < 0) {
                         if (r == -ECANCELED)
