@@ -38,14 +38,21 @@ static double epoch_seconds(const json_t *v) {
         return t > 1e11 ? t / 1000.0 : t;
 }
 
-static int optional_count(const json_t *payload, const char *key, unsigned *out, char *err, size_t errlen) {
+/* A count field: a whole number from min to 1,000,000; a negative one (min
+ * < 0) reads as 0. */
+static int optional_count(const json_t *payload, const char *key, long long min, unsigned *out, char *err,
+                          size_t errlen) {
         const json_t *v = json_object_get(payload, key);
         *out = 0;
         if (!v || json_is_null(v))
                 return 0;
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
-                return bad(err, errlen, "\"%s\" must be a whole number from 0, got %s", key, fc_json_kind(v));
-        *out = (unsigned)json_integer_value(v);
+        if (!json_is_integer(v))
+                return bad(err, errlen, "\"%s\" must be a whole number, got %s", key, fc_json_kind(v));
+        json_int_t n = json_integer_value(v);
+        if (n < min || n > 1000000)
+                return bad(err, errlen, "\"%s\" must be a whole number from %lld to 1000000, got %lld", key, min,
+                           (long long)n);
+        *out = n < 0 ? 0 : (unsigned)n;
         return 0;
 }
 
@@ -110,8 +117,9 @@ int fc_job_parse(const char *json, size_t len, fc_job_t **out, char *err, size_t
         job->queue = json_is_string(queue) ? json_string_value(queue) : "default";
         job->args = args;
         job->enqueued_at = json_is_number(enq) ? epoch_seconds(enq) : 0;
-        if ((r = optional_count(payload, "retry_count", &job->retry_count, err, errlen)) < 0 ||
-            (r = optional_count(payload, "recovered_count", &job->recovered, err, errlen)) < 0) {
+        /* Sidekiq's "Retry now" re-enqueues with retry_count - 1: -1 is normal. */
+        if ((r = optional_count(payload, "retry_count", -1000000, &job->retry_count, err, errlen)) < 0 ||
+            (r = optional_count(payload, "recovered_count", 0, &job->recovered, err, errlen)) < 0) {
                 free(job);
                 goto fail;
         }

@@ -53,7 +53,9 @@ int fc_failure_decide(fc_job_t *job, fc_job_status_t status, int handler_max_ret
                                  json_string(job->error_class ? job->error_class : "FlowCoro::JobFailed"));
         const json_t *rc = json_object_get(p, "retry_count");
         long long count;
-        if (json_is_integer(rc) && json_integer_value(rc) >= 0) {
+        if (json_is_integer(rc)) {
+                /* Any count, as Sidekiq: its "Retry now" re-enqueues with
+                 * retry_count - 1 (api.rb, SortedEntry#retry), so -1 is normal. */
                 count = json_integer_value(rc) + 1;
                 r |= json_object_set_new(p, "retried_at", json_real(now));
         } else {
@@ -66,14 +68,14 @@ int fc_failure_decide(fc_job_t *job, fc_job_status_t status, int handler_max_ret
         /* The borrowed views into the payload may have moved. */
         job->queue = json_string_value(json_object_get(p, "queue")) ? json_string_value(json_object_get(p, "queue"))
                                                                    : "default";
-        job->retry_count = (unsigned)count;
+        job->retry_count = count < 0 ? 0 : (unsigned)count;
 
         out->at = now;
         if (max < 0) {
                 out->action = FC_FAILURE_DROP;
         } else if (status != FC_JOB_DEAD && count < max) {
                 out->action = FC_FAILURE_RETRY;
-                out->at = now + fc_retry_delay((unsigned)count, jitter);
+                out->at = now + fc_retry_delay(count < 0 ? 0 : (unsigned)count, jitter);
         } else {
                 out->action = json_is_false(json_object_get(p, "dead")) ? FC_FAILURE_DROP : FC_FAILURE_DEAD;
         }

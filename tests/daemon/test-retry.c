@@ -74,6 +74,24 @@ static void test_later_failure_counts_up_and_stamps_retried_at(void **state) {
         fc_job_free(job);
 }
 
+/* Sidekiq's "Retry now" (api.rb, SortedEntry#retry) re-enqueues a job with
+ * retry_count - 1: after one failure that is -1, and the next failure makes
+ * it 0 again, a retry like any other. */
+static void test_retry_now_from_sidekiq_counts_from_minus_one(void **state) {
+        fc_job_t *job = job_of("{\"class\":\"W\",\"args\":[],\"retry_count\":-1,\"failed_at\":1.0}", "again");
+        assert_int_equal(job->retry_count, 0);
+        fc_failure_t f;
+        assert_int_equal(fc_failure_decide(job, FC_JOB_RETRY, -1, 25, NOW, 0, &f), 0);
+        assert_int_equal(f.action, FC_FAILURE_RETRY);
+        json_t *p = decided(&f);
+        assert_int_equal(json_integer_value(json_object_get(p, "retry_count")), 0);
+        assert_true(json_real_value(json_object_get(p, "retried_at")) == NOW);
+        assert_true(json_real_value(json_object_get(p, "failed_at")) == 1.0);
+        json_decref(p);
+        free(f.payload);
+        fc_job_free(job);
+}
+
 static fc_failure_action_t action_for(const char *json, fc_job_status_t status, int handler_max) {
         fc_job_t *job = job_of(json, "x");
         fc_failure_t f;
@@ -152,6 +170,7 @@ int main(void) {
                 cmocka_unit_test(test_delay_formula),
                 cmocka_unit_test(test_first_failure_schedules_a_retry_with_sidekiq_fields),
                 cmocka_unit_test(test_later_failure_counts_up_and_stamps_retried_at),
+                cmocka_unit_test(test_retry_now_from_sidekiq_counts_from_minus_one),
                 cmocka_unit_test(test_retry_option_semantics),
                 cmocka_unit_test(test_retry_queue_replaces_the_queue),
                 cmocka_unit_test(test_long_message_is_cut_at_10000_characters_on_a_character_boundary),

@@ -223,8 +223,10 @@ static void test_bad_payloads_are_refused_with_reasons(void **state) {
                 {"{\"class\":\"Noop\",\"args\":[],\"jid\":5}", "job payload: \"jid\" must be a string, got a number"},
                 {"{\"class\":\"Noop\",\"args\":[],\"queue\":[]}",
                  "job payload: \"queue\" must be a non-empty string, got an array"},
-                {"{\"class\":\"Noop\",\"args\":[],\"retry_count\":-1}",
-                 "job payload: \"retry_count\" must be a whole number from 0, got a number"},
+                {"{\"class\":\"Noop\",\"args\":[],\"retry_count\":1.5}",
+                 "job payload: \"retry_count\" must be a whole number, got a number"},
+                {"{\"class\":\"Noop\",\"args\":[],\"recovered_count\":-1}",
+                 "job payload: \"recovered_count\" must be a whole number from 0 to 1000000, got -1"},
                 {"{\"class\":\"Noop\",\"args\":[],\"class\":\"X\"}", "job payload: not valid JSON at line 1"},
                 {"{\"class\":", "job payload: not valid JSON at line 1"},
         };
