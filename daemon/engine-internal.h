@@ -61,6 +61,7 @@ struct fc_engine {
         pthread_mutex_t ack_lock;
         uint64_t *acks;
         size_t n_acks, cap_acks;
+        _Atomic bool ack_sending;  /* the acknowledger has a batch out (set under ack_lock) */
         fc_chan_t *ack_bell;       /* capacity 1: wakes the acknowledger */
 };
 

@@ -241,6 +241,7 @@ static void acker_main(void *arg) {
                 e->acks = batch;
                 batch = t;
                 n = e->n_acks;
+                atomic_store(&e->ack_sending, n > 0);
                 size_t tcap = e->cap_acks;
                 e->cap_acks = cap;
                 cap = tcap;
@@ -268,6 +269,7 @@ static void acker_main(void *arg) {
                                        "cannot acknowledge finished jobs yet: %s; retrying", fc_redis_last_error(c));
                         fc_sleep(ERROR_RETRY_MS);
                 }
+                atomic_store(&e->ack_sending, false);
         }
         free(batch);
         fc_redis_free(c);
@@ -400,7 +402,17 @@ static void finish_filed(job_run_t *jr, fc_finish_t how, double at, char *payloa
 static void finish_invalid(job_run_t *jr, const char *why) {
         fc_engine_t *e = jr->e;
         double now = fc__engine_now();
-        fc_log_limited(FC_LOG_WARNING, why, "job in queue %s moved to dead: %s", jr->fetched.queue, why);
+        /* The cause is the message without its numbers (columns, sizes),
+         * which vary from payload to payload; and at most 20 lines every 10 s
+         * for all invalid payloads together. */
+        char cause[160];
+        size_t n = 0;
+        for (const char *p = why; *p && n < sizeof(cause) - 1; p++)
+                if (*p < '0' || *p > '9')
+                        cause[n++] = *p;
+        cause[n] = '\0';
+        fc_log_limited_kind(FC_LOG_WARNING, "invalid payload", 20, cause, "job in queue %s moved to dead: %s",
+                            jr->fetched.queue, why);
         char *entry = invalid_job_entry(&jr->fetched, why, now);
         atomic_fetch_add(&e->processed, 1);
         atomic_fetch_add(&e->failed, 1);
@@ -451,12 +463,30 @@ static void finish_failed(job_run_t *jr, fc_job_status_t status, int handler_max
 /* The deadline: the job's "timeout" (seconds, FlowCoro's extension), else
  * the handler's, else jobs.default_timeout. 0 = none. */
 static int64_t job_timeout_ms(const fc_engine_t *e, const fc_job_t *job, const fc_plugin_handler_t *h) {
-        const json_t *t = json_object_get(job->payload, "timeout");
-        if (json_is_number(t) && json_number_value(t) > 0 && json_number_value(t) < 1e9)
-                return (int64_t)ceil(json_number_value(t) * 1000.0);
+        if (job->timeout_s > 0 && job->timeout_s < 1e9)
+                return (int64_t)ceil(job->timeout_s * 1000.0);
         if (h->def->timeout_ms)
                 return (int64_t)h->def->timeout_ms;
         return (int64_t)e->config->jobs.default_timeout_ms;
+}
+
+/* A job that came without a jid got one: file it with the job before the
+ * handler runs, so that whatever happens next (retry, a crash and recovery)
+ * the job keeps it. Failing that it runs anyway, and if it has to run again
+ * it gets another. */
+static void keep_made_jid(fc_engine_t *e, job_run_t *jr) {
+        json_t *p = fc_job_payload(jr->job);
+        char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+        fc_redis_t *c = NULL;
+        int r = text ? fc_redis_pool_acquire(e->pool, &c) : -ENOMEM;
+        if (r == 0) {
+                r = fc_inflight_rewrite(c, &e->inflight, jr->fetched.id, jr->fetched.queue, text);
+                if (r < 0)
+                        fc_log_limited(FC_LOG_WARNING, "jid rewrite", "cannot store the jid given to job %s: %s",
+                                       jr->job->jid, fc_redis_last_error(c));
+                fc_redis_pool_release(e->pool, c);
+        }
+        free(text);
 }
 
 static void job_main(void *arg) {
@@ -475,6 +505,8 @@ static void job_main(void *arg) {
                 return;
         }
         fc_job_t *job = jr->job;
+        if (job->jid_made)
+                keep_made_jid(e, jr);
         fc_plugin_set_t *plugins = fc_plugin_set_ref(e->plugins);
         const fc_plugin_handler_t *h = fc_plugin_set_find(plugins, job->klass);
         if (!h) {
@@ -502,7 +534,12 @@ static void job_main(void *arg) {
                 .deadline_ms = timeout > 0 ? fc_now_ms() + timeout : INT64_MAX,
                 .coro = fc_self(),
         };
-        fc_running_add(&e->running, &jr->listed);
+        if (!fc_running_add(&e->running, &jr->listed)) {
+                /* Shutdown is cancelling: don't start; it goes back to its queue. */
+                fc_plugin_set_unref(plugins);
+                job_release(jr);
+                return;
+        }
         if (timeout > 0)
                 fc_set_deadline(timeout);
         fc_job_status_t status = fc_host_run(h, job);
@@ -534,7 +571,8 @@ static void job_main(void *arg) {
         }
         if (status == FC_JOB_SNOOZE) {
                 atomic_fetch_add(&e->processed, 1);
-                char *payload = json_dumps(job->payload, JSON_COMPACT);
+                json_t *p = fc_job_payload(job);
+                char *payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
                 if (!payload) {
                         job_release(jr);
                         return;
@@ -573,9 +611,12 @@ static void weighted_order(const fc_config_t *cfg, const char **out) {
 }
 
 /* Hands fetched jobs to their coroutines. A job that can't get one (no
- * stack: the log says which limit) goes back to the front of its queue. */
+ * stack: the log says which limit) goes back to the front of its queue.
+ * Jobs whose buf is NULL are skipped (taken elsewhere). */
 static void start_jobs(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_t n) {
         for (size_t i = 0; i < n; i++) {
+                if (!batch[i].buf)
+                        continue;
                 job_run_t *jr = calloc(1, sizeof(*jr));
                 atomic_fetch_add(&e->busy, 1);
                 if (jr) {
@@ -597,14 +638,83 @@ static void start_jobs(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_
         fc_fetched_free(batch, n);
 }
 
+/* A job that was in flight in a daemon that died (recovery counted it):
+ * it may be what killed that daemon. */
+static bool is_suspect(const fc_fetched_t *f) {
+        return memmem(f->payload, f->len, "\"recovered_count\"", 17) != NULL;
+}
+
+/* Waits until no job runs and every acknowledgement is in Redis, so that a
+ * crash from now on is charged to the next job alone. Returns false when
+ * the engine stops meanwhile. */
+static bool wait_until_settled(fc_engine_t *e) {
+        for (;;) {
+                if (fc__engine_stopping(e))
+                        return false;
+                pthread_mutex_lock(&e->ack_lock);
+                size_t pending = e->n_acks;
+                bool sending = atomic_load(&e->ack_sending);
+                pthread_mutex_unlock(&e->ack_lock);
+                if (atomic_load(&e->busy) == 0 && pending == 0 && !sending)
+                        return true;
+                if (pending)
+                        fc__engine_ring(e->ack_bell);
+                fc__engine_wait(e->fetch_bell, 2);
+        }
+}
+
+/* Runs one suspect of a batch alone, after everything else has settled:
+ * if it kills the daemon again, recovery charges it, not its batch-mates,
+ * and only the job that really crashes daemons reaches the poison limit.
+ * The other suspects go back to the front of their queues untouched first,
+ * so they are not in flight here meanwhile (the next fetches take them, one
+ * at a time the same way). Nothing is fetched meanwhile. Takes the
+ * suspects' buffers. */
+static void run_suspects(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *suspects, size_t n) {
+        fc_move_t *back = n > 1 ? calloc(n - 1, sizeof(*back)) : NULL;
+        if (back) {
+                for (size_t k = 0; k < n - 1; k++) /* the last one given is taken first */
+                        back[k] = (fc_move_t){.id = suspects[n - 1 - k].id, .queue = suspects[n - 1 - k].queue,
+                                              .payload = suspects[n - 1 - k].payload};
+                if (fc_inflight_move(c, &e->inflight, back, n - 1, fc__engine_now(), &e->dead) >= 0) {
+                        fc_fetched_free(suspects + 1, n - 1);
+                        n = 1;
+                }
+                free(back);
+        }
+        size_t i = 0;
+        for (; i < n && wait_until_settled(e); i++) {
+                fc_log_limited(FC_LOG_INFO, "suspect", "running a job alone (queue %s): it was in flight in a daemon "
+                               "that died", suspects[i].queue);
+                start_jobs(e, c, &suspects[i], 1);
+        }
+        if (i == n)
+                wait_until_settled(e);
+        fc_fetched_free(suspects + i, n - i);
+}
+
+/* Starts a fetched batch: the suspects alone, after the rest. */
+static void start_batch(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_t n, fc_fetched_t *suspects) {
+        size_t n_suspects = 0;
+        for (size_t i = 0; i < n; i++)
+                if (is_suspect(&batch[i])) {
+                        suspects[n_suspects++] = batch[i];
+                        batch[i].buf = NULL;
+                }
+        start_jobs(e, c, batch, n);
+        if (n_suspects)
+                run_suspects(e, c, suspects, n_suspects);
+}
+
 static void fetcher_main(void *arg) {
         fc_engine_t *e = arg;
         fc_redis_t *c = NULL;
         fc_fetched_t *batch = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*batch));
+        fc_fetched_t *suspects = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*suspects));
         const char **order = calloc(e->config->n_queues, sizeof(*order));
         uint64_t token = 0, unknown = 0; /* a fetch whose outcome is unknown */
         int64_t idle_ms = 1;             /* doubles while the queues stay empty */
-        if (!batch || !order || fc__engine_connect(e, "fetcher", &c) < 0) {
+        if (!batch || !suspects || !order || fc__engine_connect(e, "fetcher", &c) < 0) {
                 fc_log(FC_LOG_ERROR, "the fetcher cannot start; stopping");
                 fc_engine_stop(e);
                 goto out;
@@ -617,7 +727,7 @@ static void fetcher_main(void *arg) {
                         r = fc_inflight_recall(c, &e->inflight, unknown, batch, &n);
                         if (r == 0) {
                                 unknown = 0;
-                                start_jobs(e, c, batch, n);
+                                start_batch(e, c, batch, n, suspects);
                                 continue;
                         }
                 } else {
@@ -638,7 +748,7 @@ static void fetcher_main(void *arg) {
                                               room < FC_INFLIGHT_FETCH_MAX ? room : FC_INFLIGHT_FETCH_MAX, ++token,
                                               batch, &n);
                         if (r == 0) {
-                                start_jobs(e, c, batch, n);
+                                start_batch(e, c, batch, n, suspects);
                                 /* Empty queues: look again soon after jobs came
                                  * (a steady trickle starts within a few ms), then
                                  * less and less often, down to 1000 / IDLE_POLL_MAX_MS
@@ -662,6 +772,7 @@ static void fetcher_main(void *arg) {
 out:
         free(order);
         free(batch);
+        free(suspects);
         fc_redis_free(c);
 }
 

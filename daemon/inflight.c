@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 /* Every script that files a job in dead trims it the same way. KEYS[dead],
  * now, timeout (s), max jobs are the script's own locals. */
@@ -16,39 +15,37 @@
         "  redis.call('ZREMRANGEBYRANK', dead, 0, -(tonumber(max) + 1))\n"             \
         "end\n"
 
-/* KEYS: hash, seq, last-fetch, queue keys... ARGV: max, token, jid prefix,
- * queue names... (ARGV[i + 3] names KEYS[i + 3]). Returns {id, value, ...}.
- * A job with no "jid" anywhere in its text gets one here, stored with it
- * (the prefix and its id: unique, as the id is in this daemon), so it keeps
- * its jid whatever happens to this daemon. RPOP with a count needs Redis
- * 6.2 (Debian 12 ships 7.0). */
+/* KEYS: hash, seq, last-fetch, queue keys... ARGV: max, token, queue
+ * names... (ARGV[i] names KEYS[i + 1]). Returns {id, value, ...}. Jobs are
+ * filed byte for byte as the client wrote them. RPOP with a count needs
+ * Redis 6.2 (Debian 12 ships 7.0). */
 static const char fetch_lua[] =
         "local max = tonumber(ARGV[1])\n"
-        "local jobs, queues = {}, {}\n"
+        "local vals = {}\n"
         "for k = 4, #KEYS do\n"
-        "  local want = max - #jobs\n"
+        "  local want = max - #vals\n"
         "  if want <= 0 then break end\n"
-        "  local got = redis.call('RPOP', KEYS[k], want)\n"
-        "  if got then\n"
-        "    for _, job in ipairs(got) do jobs[#jobs + 1] = job; queues[#jobs] = ARGV[k] end\n"
+        "  local jobs = redis.call('RPOP', KEYS[k], want)\n"
+        "  if jobs then\n"
+        "    for _, job in ipairs(jobs) do vals[#vals + 1] = ARGV[k - 1] .. '\\0' .. job end\n"
         "  end\n"
         "end\n"
-        "if #jobs == 0 then return {} end\n"
-        "local first = redis.call('INCRBY', KEYS[2], #jobs) - #jobs + 1\n"
+        "if #vals == 0 then return {} end\n"
+        "local first = redis.call('INCRBY', KEYS[2], #vals) - #vals + 1\n"
         "local out = {}\n"
-        "for i, job in ipairs(jobs) do\n"
-        "  local id = first + i - 1\n"
-        "  if not string.find(job, '\"jid\"', 1, true) and string.find(job, '^%s*{') then\n"
-        "    local jid = '\"jid\":\"' .. ARGV[3] .. string.format('%012x', id) .. '\"'\n"
-        "    if string.find(job, '^%s*{%s*}') then jid = jid .. '}' else jid = jid .. ',' end\n"
-        "    job = string.gsub(job, '^(%s*){%s*}?', '%1{' .. jid, 1)\n"
-        "  end\n"
-        "  out[#out + 1] = tostring(id)\n"
-        "  out[#out + 1] = queues[i] .. '\\0' .. job\n"
+        "for i, v in ipairs(vals) do\n"
+        "  out[#out + 1] = tostring(first + i - 1)\n"
+        "  out[#out + 1] = v\n"
         "end\n"
         "redis.call('HSET', KEYS[1], unpack(out))\n"
-        "redis.call('SET', KEYS[3], ARGV[2] .. ' ' .. first .. ' ' .. #jobs)\n"
+        "redis.call('SET', KEYS[3], ARGV[2] .. ' ' .. first .. ' ' .. #vals)\n"
         "return out\n";
+
+/* KEYS: hash. ARGV: id, new value. Only a job still in flight here. */
+static const char rewrite_lua[] =
+        "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+        "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+        "return 1\n";
 
 /* KEYS: hash, last-fetch. ARGV: token. Returns {id, value, ...} of the
  * batch fetched with token that is still in flight. */
@@ -120,12 +117,13 @@ static const char drop_lua[] =
         "redis.call('DEL', KEYS[2], KEYS[3])\n"
         "return 1\n";
 
-static fc_redis_script_t fetch_script, recall_script, requeue_script, finish_script, move_script, drop_script;
+static fc_redis_script_t fetch_script, rewrite_script, recall_script, requeue_script, finish_script, move_script, drop_script;
 
 static void init_scripts(void) {
         static int done; /* the scripts are constant: a race only recomputes the same hash */
         if (!done) {
                 fc_redis_script_init(&fetch_script, fetch_lua);
+                fc_redis_script_init(&rewrite_script, rewrite_lua);
                 fc_redis_script_init(&recall_script, recall_lua);
                 fc_redis_script_init(&requeue_script, requeue_lua);
                 fc_redis_script_init(&finish_script, finish_lua);
@@ -146,13 +144,6 @@ int fc_inflight_init(fc_inflight_t *f, const char *prefix, const char *identity)
                 fc_inflight_clear(f);
                 return -ENOMEM;
         }
-        unsigned char rnd[6];
-        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
-                fc_inflight_clear(f);
-                return -errno;
-        }
-        for (int i = 0; i < 6; i++)
-                snprintf(f->jid_prefix + 2 * i, 3, "%02x", rnd[i]);
         init_scripts();
         return 0;
 }
@@ -222,7 +213,7 @@ int fc_inflight_fetch(fc_redis_t *c, const fc_inflight_t *f, const char *const *
         *n = 0;
         if (max < 1 || max > FC_INFLIGHT_FETCH_MAX || n_queues < 1 || n_queues > 1000)
                 return -EINVAL;
-        size_t argc = 6 + 2 * n_queues;
+        size_t argc = 5 + 2 * n_queues;
         const char **argv = calloc(argc, sizeof(*argv));
         char **keys = calloc(n_queues, sizeof(*keys));
         char count[16], tok[24];
@@ -236,14 +227,13 @@ int fc_inflight_fetch(fc_redis_t *c, const fc_inflight_t *f, const char *const *
         argv[2] = f->last_fetch;
         argv[3 + n_queues] = count;
         argv[4 + n_queues] = tok;
-        argv[5 + n_queues] = f->jid_prefix;
         for (size_t i = 0; i < n_queues; i++) {
                 if (asprintf(&keys[i], "%s%s", f->queue_prefix, queues[i]) < 0) {
                         keys[i] = NULL;
                         goto out;
                 }
                 argv[3 + i] = keys[i];
-                argv[6 + n_queues + i] = queues[i];
+                argv[5 + n_queues + i] = queues[i];
         }
         redisReply *reply = NULL;
         r = fc_redis_eval(c, &fetch_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 3 + (int)n_queues, (int)argc, argv,
@@ -258,6 +248,33 @@ out:
         return r;
 }
 
+/* The integer reply of a command or script, freed. */
+static int integer_result(int r, redisReply *reply) {
+        if (r < 0)
+                return r;
+        r = reply->type == REDIS_REPLY_INTEGER ? (int)reply->integer : -EPROTO;
+        freeReplyObject(reply);
+        return r;
+}
+
+int fc_inflight_rewrite(fc_redis_t *c, const fc_inflight_t *f, uint64_t id, const char *queue,
+                        const char *payload) {
+        char field[24];
+        snprintf(field, sizeof(field), "%" PRIu64, id);
+        size_t q = strlen(queue), p = strlen(payload);
+        char *value = malloc(q + 1 + p);
+        if (!value)
+                return -ENOMEM;
+        memcpy(value, queue, q + 1); /* with its NUL: the separator */
+        memcpy(value + q + 1, payload, p);
+        const char *argv[] = {f->hash, field, value};
+        const size_t lens[] = {strlen(f->hash), strlen(field), q + 1 + p};
+        redisReply *reply = NULL;
+        int r = fc_redis_eval(c, &rewrite_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 1, 3, argv, lens);
+        free(value);
+        return integer_result(r, reply);
+}
+
 int fc_inflight_recall(fc_redis_t *c, const fc_inflight_t *f, uint64_t token, fc_fetched_t *out, size_t *n) {
         char tok[24];
         snprintf(tok, sizeof(tok), "%" PRIu64, token);
@@ -266,15 +283,6 @@ int fc_inflight_recall(fc_redis_t *c, const fc_inflight_t *f, uint64_t token, fc
         *n = 0;
         int r = fc_redis_eval(c, &recall_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 2, 3, argv, NULL);
         return r < 0 ? r : fetched_from_pairs(reply, FC_INFLIGHT_FETCH_MAX, out, n);
-}
-
-/* The integer reply of a command or script, freed. */
-static int integer_result(int r, redisReply *reply) {
-        if (r < 0)
-                return r;
-        r = reply->type == REDIS_REPLY_INTEGER ? (int)reply->integer : -EPROTO;
-        freeReplyObject(reply);
-        return r;
 }
 
 int fc_inflight_ack(fc_redis_t *c, const fc_inflight_t *f, const uint64_t *ids, size_t n) {

@@ -30,7 +30,6 @@ typedef struct fc_inflight {
         char *retry;        /* "{prefix}retry" */
         char *dead;         /* "{prefix}dead" */
         char *schedule;     /* "{prefix}schedule" */
-        char jid_prefix[13]; /* random, per fc_inflight_init(): jids given at fetch start with it */
 } fc_inflight_t;
 
 /* One in-flight job: its id in the hash and its value there, "queue NUL
@@ -53,10 +52,8 @@ void fc_fetched_free(fc_fetched_t *out, size_t n);
 /* The most jobs one fetch moves. */
 #define FC_INFLIGHT_FETCH_MAX 1000
 
-/* Moves up to max (1..FC_INFLIGHT_FETCH_MAX) jobs into the in-flight hash
- * (a job whose text has no "jid" gets one there, 24 hex digits, so it keeps
- * it whatever happens to this daemon),
- * taking from queues[0], then queues[1] when that one runs out, and so on
+/* Moves up to max (1..FC_INFLIGHT_FETCH_MAX) jobs into the in-flight hash,
+ * byte for byte, taking from queues[0], then queues[1] when that one runs out, and so on
  * (the caller orders them by weight), and returns them, oldest of each queue
  * first, in out[0..*n). token (any number the caller never reuses) is stored
  * with the batch so that fc_inflight_recall() can find it again. Returns 0
@@ -66,6 +63,13 @@ void fc_fetched_free(fc_fetched_t *out, size_t n);
  * fc_inflight_recall() with the same token returns them. From a coroutine. */
 int fc_inflight_fetch(fc_redis_t *c, const fc_inflight_t *f, const char *const *queues, size_t n_queues,
                       unsigned max, uint64_t token, fc_fetched_t *out, size_t *n);
+
+/* Replaces the payload of in-flight job id (still filed under queue), if it
+ * is still in flight here: how a job that came without a jid keeps the one
+ * it was given, before it runs. Returns 1, 0 when it is no longer ours, or
+ * an error of fc_redis_eval(). */
+int fc_inflight_rewrite(fc_redis_t *c, const fc_inflight_t *f, uint64_t id, const char *queue,
+                        const char *payload);
 
 /* After a fetch whose outcome is unknown: returns in out[0..*n) (room for
  * FC_INFLIGHT_FETCH_MAX) the jobs of the batch fetched with token that are

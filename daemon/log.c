@@ -1,6 +1,7 @@
 /* flowcorod's log (see log.h). */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -15,12 +16,17 @@
 
 static _Atomic int log_level = FC_LOG_INFO;
 
-/* One slot per cause hash: when it last wrote, and how many lines it has
- * dropped since. */
-static struct {
-        _Atomic int64_t last_ms;
-        _Atomic uint64_t dropped;
+/* The causes seen lately, each with the start of its current period, the
+ * lines written in it and the lines dropped since the last one written. A
+ * new cause takes the slot unused longest. Bad input can repeat a line once
+ * per job, so this is not a hot path worth more than a mutex. */
+static struct limit {
+        uint64_t cause; /* 64-bit hash of the cause text; 0 = free */
+        int64_t period_ms, last_ms;
+        unsigned written;
+        uint64_t dropped;
 } limits[LIMIT_SLOTS];
+static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warning", "notice", "info", "debug"};
 
@@ -62,30 +68,75 @@ void fc_log(fc_log_level_t level, const char *format, ...) {
         va_end(ap);
 }
 
-static unsigned cause_slot(const char *cause) {
-        uint32_t h = 2166136261u; /* FNV-1a */
+static uint64_t cause_hash(const char *cause) {
+        uint64_t h = 14695981039346656037ull; /* FNV-1a */
         for (const unsigned char *p = (const unsigned char *)cause; *p; p++)
-                h = (h ^ *p) * 16777619u;
-        return h % LIMIT_SLOTS;
+                h = (h ^ *p) * 1099511628211ull;
+        return h ? h : 1;
 }
 
-void fc_log_limited(fc_log_level_t level, const char *cause, const char *format, ...) {
-        if (!fc_log_enabled(level))
-                return;
-        unsigned slot = cause_slot(cause);
-        int64_t now = fc_now_ms(), last = atomic_load(&limits[slot].last_ms);
-        if ((last != 0 && now - last < LIMIT_PERIOD_MS) ||
-            !atomic_compare_exchange_strong(&limits[slot].last_ms, &last, now)) {
-                atomic_fetch_add(&limits[slot].dropped, 1);
-                return;
+/* Whether a line for cause may be written now (at most burst lines per
+ * period); if so, *dropped says how many were dropped before it. */
+static bool limit_allows(const char *cause, unsigned burst, uint64_t *dropped) {
+        uint64_t key = cause_hash(cause);
+        int64_t now = fc_now_ms();
+        bool allow;
+        pthread_mutex_lock(&limits_lock);
+        struct limit *slot = &limits[0];
+        for (size_t i = 0; i < LIMIT_SLOTS; i++) {
+                if (limits[i].cause == key) {
+                        slot = &limits[i];
+                        break;
+                }
+                if (limits[i].last_ms < slot->last_ms)
+                        slot = &limits[i]; /* the least recently used, if cause is new */
         }
-        uint64_t dropped = atomic_exchange(&limits[slot].dropped, 0);
-        char suffix[96] = "";
+        if (slot->cause != key)
+                *slot = (struct limit){.cause = key, .period_ms = now};
+        if (now - slot->period_ms >= LIMIT_PERIOD_MS) {
+                slot->period_ms = now;
+                slot->written = 0;
+        }
+        slot->last_ms = now;
+        allow = slot->written < burst;
+        *dropped = 0;
+        if (allow) {
+                slot->written++;
+                *dropped = slot->dropped;
+                slot->dropped = 0;
+        } else {
+                slot->dropped++;
+        }
+        pthread_mutex_unlock(&limits_lock);
+        return allow;
+}
+
+static void write_limited(fc_log_level_t level, uint64_t dropped, const char *format, va_list ap) {
+        char suffix[96];
         if (dropped)
                 snprintf(suffix, sizeof(suffix), " (%llu more like this in the last %d s not logged)",
                          (unsigned long long)dropped, LIMIT_PERIOD_MS / 1000);
+        write_line(level, dropped ? suffix : NULL, format, ap);
+}
+
+void fc_log_limited_kind(fc_log_level_t level, const char *kind, unsigned kind_burst, const char *cause,
+                         const char *format, ...) {
+        uint64_t dropped, kind_dropped;
+        if (!fc_log_enabled(level) || !limit_allows(kind, kind_burst, &kind_dropped) ||
+            !limit_allows(cause, 1, &dropped))
+                return;
         va_list ap;
         va_start(ap, format);
-        write_line(level, dropped ? suffix : NULL, format, ap);
+        write_limited(level, dropped, format, ap);
+        va_end(ap);
+}
+
+void fc_log_limited(fc_log_level_t level, const char *cause, const char *format, ...) {
+        uint64_t dropped;
+        if (!fc_log_enabled(level) || !limit_allows(cause, 1, &dropped))
+                return;
+        va_list ap;
+        va_start(ap, format);
+        write_limited(level, dropped, format, ap);
         va_end(ap);
 }

@@ -21,9 +21,15 @@ void fc_log(fc_log_level_t level, const char *format, ...) __attribute__((format
  * next line written for that cause says how many were left out. For messages
  * that bad input can repeat without bound (a flood of malformed jobs). cause
  * is any short text naming the kind of problem ("invalid JSON", "no handler
- * for class X"); causes share 64 slots by hash, so two causes colliding only
- * share a limit. */
+ * for class X"); the 64 most recent causes are remembered, each with its own
+ * limit. */
 void fc_log_limited(fc_log_level_t level, const char *cause, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
+
+/* fc_log_limited() that also writes at most kind_burst lines every 10 s for
+ * all causes of one kind together ("invalid payload"): bad input whose
+ * every instance differs can't flood the log either. */
+void fc_log_limited_kind(fc_log_level_t level, const char *kind, unsigned kind_burst, const char *cause,
+                         const char *format, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

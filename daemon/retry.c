@@ -40,7 +40,9 @@ static json_t *message_value(const char *msg) {
 
 int fc_failure_decide(fc_job_t *job, fc_job_status_t status, int handler_max_retries,
                       unsigned default_max_retries, double now, unsigned jitter, fc_failure_t *out) {
-        json_t *p = job->payload;
+        json_t *p = fc_job_payload(job);
+        if (!p)
+                return -ENOMEM;
         long long max = max_retries_of(p, handler_max_retries, default_max_retries);
         const json_t *retry_queue = json_object_get(p, "retry_queue");
         int r = 0;

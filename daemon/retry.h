@@ -37,7 +37,7 @@ double fc_retry_delay(unsigned count, unsigned jitter);
 
 /* Decides what to do with job, which failed with status (FC_JOB_RETRY or
  * FC_JOB_DEAD) and the message and class in job->error_message / error_class,
- * and rewrites job->payload accordingly. handler_max_retries < 0 means the
+ * and rewrites the job's payload (fc_job_payload()) accordingly. handler_max_retries < 0 means the
  * handler has no default; now is epoch seconds; jitter (0..9) is the random
  * part of the delay. Returns 0 and fills *out, or -ENOMEM. */
 int fc_failure_decide(fc_job_t *job, fc_job_status_t status, int handler_max_retries,

@@ -5,20 +5,26 @@ void fc_running_init(fc_running_t *r) {
         pthread_mutex_init(&r->lock, NULL);
         r->head.prev = r->head.next = &r->head;
         r->count = 0;
+        r->cancelling = false;
 }
 
 void fc_running_destroy(fc_running_t *r) {
         pthread_mutex_destroy(&r->lock);
 }
 
-void fc_running_add(fc_running_t *r, fc_running_job_t *job) {
+bool fc_running_add(fc_running_t *r, fc_running_job_t *job) {
         pthread_mutex_lock(&r->lock);
+        if (r->cancelling) {
+                pthread_mutex_unlock(&r->lock);
+                return false;
+        }
         job->next = &r->head;
         job->prev = r->head.prev;
         job->prev->next = job;
         r->head.prev = job;
         r->count++;
         pthread_mutex_unlock(&r->lock);
+        return true;
 }
 
 void fc_running_remove(fc_running_t *r, fc_running_job_t *job) {
@@ -38,6 +44,7 @@ static void cancel_one(fc_running_job_t *job, void *arg) {
 size_t fc_running_cancel_all(fc_running_t *r) {
         size_t n;
         pthread_mutex_lock(&r->lock);
+        r->cancelling = true;
         n = r->count;
         pthread_mutex_unlock(&r->lock);
         fc_running_foreach(r, cancel_one, NULL);

@@ -27,17 +27,21 @@ typedef struct fc_running {
         pthread_mutex_t lock;
         fc_running_job_t head; /* sentinel of a circular list */
         size_t count;
+        bool cancelling;       /* set by fc_running_cancel_all(): no job may join */
 } fc_running_t;
 
 void fc_running_init(fc_running_t *r);
 void fc_running_destroy(fc_running_t *r);
 
 /* Lists and unlists a job. The job's coroutine must unlist itself before it
- * returns: that is what keeps job->coro valid for fc_running_cancel_all(). */
-void fc_running_add(fc_running_t *r, fc_running_job_t *job);
+ * returns: that is what keeps job->coro valid for fc_running_cancel_all().
+ * Add returns false (and lists nothing) once fc_running_cancel_all() ran:
+ * then the job must not start. */
+bool fc_running_add(fc_running_t *r, fc_running_job_t *job);
 void fc_running_remove(fc_running_t *r, fc_running_job_t *job);
 
-/* Cancels every listed job's coroutine; returns how many. */
+/* Cancels every listed job's coroutine, and refuses later adds; returns how
+ * many were cancelled. */
 size_t fc_running_cancel_all(fc_running_t *r);
 
 /* Calls fn(job, arg) for every listed job, under the lock: fn must be quick

@@ -52,7 +52,7 @@ static void lpush(const char *key, const char *value) {
 
 /* What one coroutine did. */
 typedef struct step {
-        enum { FETCH, ACK, ACK_MANY, REQUEUE, FINISH, RECALL, MOVE, SCAN, DROP } what;
+        enum { FETCH, ACK, ACK_MANY, REQUEUE, FINISH, RECALL, MOVE, SCAN, DROP, REWRITE } what;
         fc_finish_t how;
         double at, now;
         const char *payload;
@@ -106,6 +106,8 @@ static void run_steps(void *arg) {
                         st->r = fc_inflight_move(c, s->f, st->moves, st->n, st->now, &dead);
                 else if (st->what == SCAN)
                         st->r = fc_inflight_scan(c, s->f, &st->cursor, 2, &st->scanned, &st->n);
+                else if (st->what == REWRITE)
+                        st->r = fc_inflight_rewrite(c, s->f, st->id, st->queue, st->payload);
                 else if (st->what == DROP)
                         st->r = fc_inflight_drop_if_empty(c, s->f);
                 else
@@ -373,41 +375,29 @@ static void test_scan_reads_a_whole_hash(void **state) {
         fc_inflight_clear(&f);
 }
 
-static void test_fetch_gives_a_jid_to_a_job_without_one_and_stores_it(void **state) {
+static void test_fetch_keeps_payloads_byte_for_byte_and_rewrite_replaces_one(void **state) {
         fc_inflight_t f;
         assert_int_equal(fc_inflight_init(&f, "", "h:8:jid"), 0);
-        const char *in[] = {"{\"class\":\"Noop\",\"args\":[]}", "{}", " { \"a\":1}", "[1]",
-                            "{\"jid\":\"mine\"}", "not json"};
-        for (int i = 0; i < 6; i++)
+        const char *in[] = {"{\"class\":\"Noop\",\"args\":[]}", "{}", " { \"a\":1}", "not json"};
+        for (int i = 0; i < 4; i++)
                 lpush("queue:j", in[i]);
         step_t steps[] = {{.what = FETCH, .queue = "j", .max = 10}};
         play(&f, steps, 1);
-        assert_int_equal(steps[0].n, 6);
-        char jid[64];
-        for (int i = 0; i < 3; i++) {
-                /* "jid":"<prefix><12 hex digits of the id>" */
-                snprintf(jid, sizeof(jid), "\"jid\":\"%s%012llx\"", f.jid_prefix,
-                         (unsigned long long)steps[0].out[i].id);
-                assert_non_null(strstr(steps[0].out[i].payload, jid));
-        }
-        snprintf(jid, sizeof(jid), "{\"jid\":\"%s%012llx\",\"class\"", f.jid_prefix,
-                 (unsigned long long)steps[0].out[0].id);
-        assert_true(strncmp(steps[0].out[0].payload, jid, strlen(jid)) == 0);
-        snprintf(jid, sizeof(jid), "{\"jid\":\"%s%012llx\"}", f.jid_prefix, (unsigned long long)steps[0].out[1].id);
-        assert_string_equal(steps[0].out[1].payload, jid);
-        snprintf(jid, sizeof(jid), " {\"jid\":\"%s%012llx\",\"a\":1}", f.jid_prefix,
-                 (unsigned long long)steps[0].out[2].id);
-        assert_string_equal(steps[0].out[2].payload, jid);
-        /* Not objects, or already with a jid: unchanged. */
-        assert_string_equal(steps[0].out[3].payload, "[1]");
-        assert_string_equal(steps[0].out[4].payload, "{\"jid\":\"mine\"}");
-        assert_string_equal(steps[0].out[5].payload, "not json");
-        /* What is stored is what was returned: a requeue keeps the jid. */
-        step_t rq[] = {{.what = REQUEUE}};
-        play(&f, rq, 1);
+        assert_int_equal(steps[0].n, 4);
+        for (int i = 0; i < 4; i++)
+                assert_string_equal(steps[0].out[i].payload, in[i]);
+        /* A job given a jid keeps it: the rewritten text is what a requeue puts back. */
+        step_t rw[] = {{.what = REWRITE, .id = steps[0].out[0].id, .queue = "j", .payload = "{\"jid\":\"given\"}"},
+                       {.what = REWRITE, .id = 999999, .queue = "j", .payload = "{}"},
+                       {.what = REQUEUE}};
+        play(&f, rw, 3);
+        assert_int_equal(rw[0].r, 1);
+        assert_int_equal(rw[1].r, 0); /* not in flight: nothing written */
+        assert_int_equal(rw[2].r, 4);
         char *back = raw_rpop("queue:j");
-        assert_string_equal(back, steps[0].out[0].payload);
+        assert_string_equal(back, "{\"jid\":\"given\"}");
         free(back);
+        assert_int_equal(raw_int("HEXISTS %s %s", "flowcoro:inflight:h:8:jid", "999999"), 0);
         fc_fetched_free(steps[0].out, steps[0].n);
         redisContext *c = raw();
         freeReplyObject(redisCommand(c, "DEL queue:j"));
@@ -433,7 +423,7 @@ int main(void) {
                 cmocka_unit_test(test_finish_moves_out_of_flight_atomically),
                 cmocka_unit_test(test_fetch_takes_queues_in_the_order_given_and_recall_finds_an_unknown_fetch),
                 cmocka_unit_test(test_scan_reads_a_whole_hash),
-                cmocka_unit_test(test_fetch_gives_a_jid_to_a_job_without_one_and_stores_it),
+                cmocka_unit_test(test_fetch_keeps_payloads_byte_for_byte_and_rewrite_replaces_one),
                 cmocka_unit_test(test_bad_arguments),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,10 +10,57 @@
 #include <string.h>
 
 #include "job.h"
+#include "jobscan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The scanner's promise (jobscan.h): when it says yes, jansson parses the
+ * text into an object whose fields are the types the scan noted. */
+static void check_scan_against_jansson(const char *text, size_t size) {
+        fc_jobscan_t scan;
+        if (!fc_jobscan(text, size, &scan))
+                return;
+        json_t *o = json_loadb(text, size, 0, NULL);
+        assert(json_is_object(o));
+        static const char *const names[FC_JF_COUNT] = {"class",       "args",           "jid",         "queue",
+                                                       "retry_count", "recovered_count", "enqueued_at", "timeout"};
+        for (int i = 0; i < FC_JF_COUNT; i++) {
+                const json_t *v = json_object_get(o, names[i]);
+                switch (scan.field[i].type) {
+                case FC_JT_ABSENT:
+                        assert(!v);
+                        break;
+                case FC_JT_STRING:
+                        assert(json_is_string(v));
+                        break;
+                case FC_JT_INTEGER:
+                        assert(json_is_integer(v));
+                        break;
+                case FC_JT_REAL:
+                        assert(json_is_real(v));
+                        break;
+                case FC_JT_ARRAY:
+                        assert(json_is_array(v));
+                        break;
+                case FC_JT_OBJECT:
+                        assert(json_is_object(v));
+                        break;
+                case FC_JT_TRUE:
+                        assert(json_is_true(v));
+                        break;
+                case FC_JT_FALSE:
+                        assert(json_is_false(v));
+                        break;
+                case FC_JT_NULL:
+                        assert(json_is_null(v));
+                        break;
+                }
+        }
+        json_decref(o);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        check_scan_against_jansson((const char *)data, size);
         fc_job_t *job = NULL;
         char err[512];
         err[0] = '\0';
@@ -25,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         assert(strncmp(err, "job payload: ", 13) == 0);
                 return 0;
         }
-        assert(job && job->payload && json_is_object(job->payload));
+        assert(job && json_is_object(fc_job_payload(job)));
         assert(job->klass && job->klass[0]);
         assert(job->jid && job->jid[0]);
         assert(job->queue && job->queue[0]);
@@ -34,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         /* What the engine writes back (retry, dead) parses again as the same
          * job: the jid made up for it is kept. */
-        char *again = json_dumps(job->payload, JSON_COMPACT);
+        char *again = json_dumps(fc_job_payload(job), JSON_COMPACT);
         assert(again);
         fc_job_t *job2 = NULL;
         r = fc_job_parse(again, strlen(again), &job2, err, sizeof(err));

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "plugin_test.h"
 
 static fc_sched_t *pool;
@@ -87,6 +88,7 @@ static const char *capture_end(void) {
 
 static int setup(void **state) {
         fc_sched_options_t o = {.threads = 2};
+        fc_log_set_level(FC_LOG_DEBUG); /* the tests read the plugin's debug lines */
         fc_config_errors_t *e = NULL;
         char yaml[4096];
         /* Orphans of the commands (their background sleeps) come to us, so
