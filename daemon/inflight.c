@@ -167,8 +167,10 @@ void fc_fetched_free(fc_fetched_t *out, size_t n) {
 }
 
 /* Fills one entry from a hash field (the id, decimal) and value ("queue NUL
- * payload"). Returns 0, -EPROTO for a value that is not ours, or -ENOMEM. */
-static int fetched_fill(fc_fetched_t *e, const redisReply *field, const redisReply *value) {
+ * payload"), taking the value's buffer from the reply (hiredis allocates
+ * each string reply on its own and NUL-terminates it), so a job's bytes are
+ * never copied. Returns 0 or -EPROTO for a value that is not ours. */
+static int fetched_fill(fc_fetched_t *e, const redisReply *field, redisReply *value) {
         if (field->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
                 return -EPROTO;
         char *end;
@@ -176,14 +178,11 @@ static int fetched_fill(fc_fetched_t *e, const redisReply *field, const redisRep
         const char *sep = memchr(value->str, '\0', value->len);
         if (*end != '\0' || !sep)
                 return -EPROTO;
-        e->buf = malloc(value->len + 1);
-        if (!e->buf)
-                return -ENOMEM;
-        memcpy(e->buf, value->str, value->len);
-        e->buf[value->len] = '\0';
+        e->buf = value->str;
+        value->str = NULL; /* ours now: freeReplyObject() skips it */
         e->queue = e->buf;
-        e->payload = e->buf + (sep - value->str) + 1;
-        e->len = value->len - (size_t)(sep - value->str) - 1;
+        e->payload = sep + 1;
+        e->len = value->len - (size_t)(sep - e->buf) - 1;
         return 0;
 }
 
@@ -248,6 +247,19 @@ out:
         return r;
 }
 
+/* Writes v in decimal to out (room for 21 bytes) and returns its length. */
+static size_t format_u64(char *out, uint64_t v) {
+        char tmp[20];
+        size_t n = 0;
+        do
+                tmp[n++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        for (size_t i = 0; i < n; i++)
+                out[i] = tmp[n - 1 - i];
+        out[n] = '\0';
+        return n;
+}
+
 /* The integer reply of a command or script, freed. */
 static int integer_result(int r, redisReply *reply) {
         if (r < 0)
@@ -291,20 +303,24 @@ int fc_inflight_ack(fc_redis_t *c, const fc_inflight_t *f, const uint64_t *ids, 
         if (n > 100000)
                 return -EINVAL;
         const char **argv = malloc((n + 2) * sizeof(*argv));
+        size_t *lens = malloc((n + 2) * sizeof(*lens));
         char (*fields)[24] = malloc(n * sizeof(*fields));
         int r = -ENOMEM;
-        if (argv && fields) {
+        if (argv && lens && fields) {
                 argv[0] = "HDEL";
                 argv[1] = f->hash;
+                lens[0] = 4;
+                lens[1] = strlen(f->hash);
                 for (size_t i = 0; i < n; i++) {
-                        snprintf(fields[i], sizeof(fields[i]), "%" PRIu64, ids[i]);
+                        lens[i + 2] = format_u64(fields[i], ids[i]);
                         argv[i + 2] = fields[i];
                 }
                 redisReply *reply = NULL;
-                r = fc_redis_command(c, FC_REDIS_TIMEOUT_DEFAULT, &reply, (int)n + 2, argv, NULL);
+                r = fc_redis_command(c, FC_REDIS_TIMEOUT_DEFAULT, &reply, (int)n + 2, argv, lens);
                 r = integer_result(r, reply);
         }
         free(argv);
+        free(lens);
         free(fields);
         return r;
 }
