@@ -221,8 +221,8 @@ static double now_s(void) {
 static void test_kill9_restart_same_instance_takes_back_jobs_at_once(void **state) {
         (void)state;
         fc_test_daemon_t *d = &daemons[0];
-        enqueue_records("seen", "k", 0, 300, 200);
-        assert_int_equal(fc_test_daemon_start(d, &redis, "concurrency: 100\n", NULL), 0);
+        enqueue_records("seen", "k", 0, 1000, 50);
+        assert_int_equal(fc_test_daemon_start(d, &redis, "concurrency: 400\n", NULL), 0);
         char old[512], line[700];
         assert_true(identity_of(d->pid, old, sizeof(old)));
 
@@ -233,8 +233,8 @@ static void test_kill9_restart_same_instance_takes_back_jobs_at_once(void **stat
         long long done_at_kill = redis_int("HLEN seen");
         long long in_flight = redis_int("HLEN flowcoro:inflight:%s", old);
         printf("kill -9: %lld jobs done, %lld in flight\n", done_at_kill, in_flight);
-        assert_true(in_flight > 0);
-        assert_true(done_at_kill < 300);
+        assert_true(in_flight >= 200); /* hundreds in flight */
+        assert_true(done_at_kill < 1000);
 
         /* The new daemon takes them back before it says "running". */
         assert_int_equal(fc_test_daemon_restart(d, NULL), 0);
@@ -243,13 +243,13 @@ static void test_kill9_restart_same_instance_takes_back_jobs_at_once(void **stat
         assert_true(fc_test_daemon_logged(d, line));
         assert_true(fc_test_daemon_logged(d, "notice: recovered "));
 
-        hash_size_t all = {"seen", 300};
-        assert_true(fc_test_wait_until(settled, &all, 60000));
+        hash_size_t all = {"seen", 1000};
+        assert_true(fc_test_wait_until(settled, &all, 120000));
         assert_true(fc_test_wait_until(no_jobs_in_flight, NULL, 20000));
-        tally_t t = count_runs("seen", "k", 0, 300);
+        tally_t t = count_runs("seen", "k", 0, 1000);
         print_tally("kill -9 and restart", &t);
         assert_int_equal(t.lost, 0);
-        assert_int_equal(t.completed, 300);
+        assert_int_equal(t.completed, 1000);
         assert_true(t.duplicated <= in_flight);
         /* Only the live daemon is registered; the old one is forgotten. */
         assert_true(owners_are(&d->pid, 1));
