@@ -27,6 +27,7 @@ typedef struct fc_engine_keys {
         char *owners;          /* flowcoro:owners: identity -> identity record (identity.h) */
         char *beats;           /* flowcoro:beats: zset identity -> last heartbeat (epoch s) */
         char *recovery_lock;   /* flowcoro:recovery-lock */
+        char *crashes;         /* flowcoro:crashes:<identity>: "<id> <signal>" of jobs that crashed it (crash.h) */
 } fc_engine_keys_t;
 
 struct fc_engine {

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "host.h"
 #include "job.h"
 #include "log.h"
@@ -83,7 +84,8 @@ void fc__engine_due_at(fc_engine_t *e, double at) {
 
 static void keys_free(fc_engine_keys_t *k) {
         char **all[] = {&k->queues, &k->processes, &k->process, &k->workers, &k->signals, &k->stat_processed,
-                        &k->stat_failed, &k->schedule, &k->retry, &k->owners, &k->beats, &k->recovery_lock};
+                        &k->stat_failed, &k->schedule, &k->retry, &k->owners, &k->beats, &k->recovery_lock,
+                        &k->crashes};
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
                 free(*all[i]);
                 *all[i] = NULL;
@@ -99,7 +101,8 @@ static int keys_init(fc_engine_keys_t *k, const char *p, const char *identity) {
             asprintf(&k->stat_failed, "%sstat:failed", p) < 0 || asprintf(&k->schedule, "%sschedule", p) < 0 ||
             asprintf(&k->retry, "%sretry", p) < 0 || asprintf(&k->owners, "%sflowcoro:owners", p) < 0 ||
             asprintf(&k->beats, "%sflowcoro:beats", p) < 0 ||
-            asprintf(&k->recovery_lock, "%sflowcoro:recovery-lock", p) < 0) {
+            asprintf(&k->recovery_lock, "%sflowcoro:recovery-lock", p) < 0 ||
+            asprintf(&k->crashes, "%sflowcoro:crashes:%s", p, identity) < 0) {
                 memset(k, 0, sizeof(*k)); /* asprintf leaves the failed one undefined */
                 return -ENOMEM;
         }
@@ -863,6 +866,7 @@ int fc_engine_run(fc_engine_t *e) {
                 return 0; /* stopped before Redis ever answered: nothing fetched */
         }
         fc__recovery_pass(e, c); /* this host's own dead daemons, at once */
+        fc_crash_setup(&e->running, e->keys.crashes);
 
         overrun_check_t overrun = {.e = e};
         bool overrun_started = pthread_create(&overrun.thread, NULL, overrun_main, &overrun) == 0;
@@ -924,6 +928,7 @@ int fc_engine_run(fc_engine_t *e) {
                 atomic_store(&overrun.done, true);
                 pthread_join(overrun.thread, NULL);
         }
+        fc_crash_teardown();
         fc_host_use_redis_pool(NULL);
         fc_redis_free(c);
         fc_log(FC_LOG_NOTICE, "stopped");

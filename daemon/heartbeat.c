@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "flowcoro/version.h"
+#include "crash.h"
 #include "log.h"
 
 #define HEARTBEAT_MS  5000
@@ -233,13 +234,25 @@ out:
         return r;
 }
 
+/* Keeps the crash reporter's connection (crash.h) up: a PING each beat
+ * reconnects it after an outage, and its socket is handed over again. */
+static void keep_crash_reporter(fc_redis_t *reporter) {
+        int r = fc_redis_call(reporter, NULL, "PING", NULL);
+        fc_crash_set_fd(r == 0 ? fc_redis_fd(reporter) : -1);
+}
+
 void fc__heartbeat_main(void *engine) {
         fc_engine_t *e = engine;
-        fc_redis_t *c = NULL;
-        if (fc__engine_connect(e, "heartbeat", &c) < 0)
+        fc_redis_t *c = NULL, *reporter = NULL;
+        if (fc__engine_connect(e, "heartbeat", &c) < 0 || fc__engine_connect(e, "crash-reporter", &reporter) < 0) {
+                fc_redis_free(c);
                 return;
-        do
+        }
+        do {
+                keep_crash_reporter(reporter);
                 fc__heartbeat_once(e, c, false);
-        while (fc_sleep(HEARTBEAT_MS) == 0);
+        } while (fc_sleep(HEARTBEAT_MS) == 0);
+        fc_crash_set_fd(-1);
+        fc_redis_free(reporter);
         fc_redis_free(c);
 }

@@ -11,16 +11,20 @@
  *
  * One daemon at a time recovers (a lock with an expiry, released only by
  * its holder), and each job moves only if it is still in the dead daemon's
- * hash (inflight.c), so two daemons never take the same job. Every
- * recovered job's recovered_count goes up by one; at POISON_LIMIT it goes
- * to dead instead, with a message saying why: one job that kills its
- * daemon can't crash-loop a fleet. */
+ * hash (inflight.c), so two daemons never take the same job. When the dead
+ * daemon named the job that crashed it (crash.h), that job's
+ * recovered_count goes up by one; otherwise (kill -9, the OOM killer) every
+ * job it had in flight counts it. At POISON_LIMIT a job goes to dead
+ * instead, with a message saying why: one job that kills its daemon can't
+ * crash-loop a fleet. A job with a count runs alone next time (engine.c),
+ * so a later crash is charged to it alone. */
 #include "engine-internal.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -47,10 +51,53 @@ int fc__recovery_register(fc_engine_t *e, fc_redis_t *c) {
         return r;
 }
 
+/* The jobs a dead daemon said crashed it: "<id> <signal>" entries. */
+typedef struct culprits {
+        uint64_t id[64];
+        int signal[64];
+        size_t n;
+} culprits_t;
+
+static int read_culprits(fc_engine_t *e, fc_redis_t *c, const char *identity, culprits_t *out) {
+        char key[700];
+        redisReply *list = NULL;
+        snprintf(key, sizeof(key), "%sflowcoro:crashes:%s", e->prefix, identity);
+        out->n = 0;
+        int r = fc_redis_call(c, &list, "LRANGE", key, "0", "63", NULL);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements && out->n < 64; i++) {
+                unsigned long long id;
+                int sig;
+                if (list->element[i]->type == REDIS_REPLY_STRING &&
+                    sscanf(list->element[i]->str, "%llu %d", &id, &sig) == 2) {
+                        out->id[out->n] = id;
+                        out->signal[out->n++] = sig;
+                }
+        }
+        freeReplyObject(list);
+        return 0;
+}
+
+/* Whether job id counts this crash, and the signal that named it (0 when
+ * the daemon named none: then every job counts it). */
+static bool counts_crash(const culprits_t *culprits, uint64_t id, int *signal) {
+        *signal = 0;
+        if (culprits->n == 0)
+                return true;
+        for (size_t i = 0; i < culprits->n; i++)
+                if (culprits->id[i] == id) {
+                        *signal = culprits->signal[i];
+                        return true;
+                }
+        return false;
+}
+
 /* The job as it leaves a dead daemon: recovered_count + 1, and the failure
  * fields when that reaches POISON_LIMIT (*dead). NULL (keep the job as it
- * is) when it is not a JSON object: the job path files it in dead itself. */
-static char *bump_recovered(const fc_fetched_t *f, double now, bool *dead) {
+ * is) when it is not a JSON object: the job path files it in dead itself.
+ * signal: what the daemon died of, when it named this job (0: unknown). */
+static char *bump_recovered(const fc_fetched_t *f, double now, int signal, bool *dead) {
         *dead = false;
         json_t *o = json_loadb(f->payload, f->len, 0, NULL);
         if (!json_is_object(o)) {
@@ -62,11 +109,16 @@ static char *bump_recovered(const fc_fetched_t *f, double now, bool *dead) {
         if (count >= POISON_LIMIT) {
                 *dead = true;
                 json_object_set_new(o, "error_class", json_string("FlowCoro::PoisonJob"));
-                char msg[256];
-                snprintf(msg, sizeof(msg),
-                         "this job was running in %d daemons that died before it finished (killed, crashed or "
-                         "restarted by a watchdog); it is probably what kills them, so it was not run again",
-                         (int)count);
+                char msg[320];
+                if (signal > 0)
+                        snprintf(msg, sizeof(msg),
+                                 "this job's handler crashed its daemon (last time with SIG%s) %d times; it was not "
+                                 "run again", sigabbrev_np(signal) ? sigabbrev_np(signal) : "?", (int)count);
+                else
+                        snprintf(msg, sizeof(msg),
+                                 "this job was running in %d daemons that died before it finished (killed, crashed "
+                                 "or restarted by a watchdog); it is probably what kills them, so it was not run "
+                                 "again", (int)count);
                 json_object_set_new(o, "error_message", json_string(msg));
                 if (!json_object_get(o, "failed_at"))
                         json_object_set_new(o, "failed_at", json_real(now));
@@ -83,13 +135,15 @@ static int by_id_descending(const void *a, const void *b) {
 
 /* Moves one batch of a dead daemon's jobs. Returns how many moved. */
 static int recover_batch(fc_engine_t *e, fc_redis_t *c, const fc_inflight_t *f, fc_fetched_t *jobs, size_t n,
-                         unsigned *poisoned) {
+                         const culprits_t *culprits, unsigned *poisoned) {
         fc_move_t *moves = calloc(n ? n : 1, sizeof(*moves));
         char **owned = calloc(n ? n : 1, sizeof(*owned));
         double now = fc__engine_now();
         int r = moves && owned ? 0 : -ENOMEM;
         for (size_t i = 0; r == 0 && i < n; i++) {
-                owned[i] = bump_recovered(&jobs[i], now, &moves[i].dead);
+                int signal;
+                if (counts_crash(culprits, jobs[i].id, &signal))
+                        owned[i] = bump_recovered(&jobs[i], now, signal, &moves[i].dead);
                 moves[i].id = jobs[i].id;
                 moves[i].queue = jobs[i].queue;
                 moves[i].payload = owned[i] ? owned[i] : jobs[i].payload;
@@ -120,28 +174,36 @@ static int recover_daemon(fc_engine_t *e, fc_redis_t *c, const char *identity, c
                 return r;
         unsigned moved = 0, poisoned = 0;
         uint64_t cursor = 0;
+        culprits_t culprits;
+        r = read_culprits(e, c, identity, &culprits);
         do {
                 fc_fetched_t *jobs = NULL;
                 size_t n = 0;
                 r = fc_inflight_scan(c, &f, &cursor, SCAN_COUNT, &jobs, &n);
                 if (r == 0 && n > 0)
-                        r = recover_batch(e, c, &f, jobs, n, &poisoned);
+                        r = recover_batch(e, c, &f, jobs, n, &culprits, &poisoned);
                 if (r > 0)
                         moved += (unsigned)r;
                 fc_fetched_free(jobs, n);
                 free(jobs);
         } while (r >= 0 && cursor != 0);
+        if (r >= 0 && culprits.n)
+                fc_log(FC_LOG_NOTICE, "daemon %s named the job that crashed it (in-flight id %llu, SIG%s)", identity,
+                       (unsigned long long)culprits.id[culprits.n - 1],
+                       sigabbrev_np(culprits.signal[culprits.n - 1]) ? sigabbrev_np(culprits.signal[culprits.n - 1])
+                                                                      : "?");
         if (r >= 0)
                 r = fc_inflight_drop_if_empty(c, &f);
         if (r == 1) {
                 /* Forget it everywhere, Sidekiq's process set included. */
-                char process[600], workers[620];
+                char process[600], workers[620], crashes[640];
                 snprintf(process, sizeof(process), "%s%s", e->prefix, identity);
                 snprintf(workers, sizeof(workers), "%s%s:workers", e->prefix, identity);
+                snprintf(crashes, sizeof(crashes), "%sflowcoro:crashes:%s", e->prefix, identity);
                 fc_redis_call(c, NULL, "ZREM", e->keys.beats, identity, NULL);
                 fc_redis_call(c, NULL, "HDEL", e->keys.owners, identity, NULL);
                 fc_redis_call(c, NULL, "SREM", e->keys.processes, identity, NULL);
-                fc_redis_call(c, NULL, "DEL", process, workers, NULL);
+                fc_redis_call(c, NULL, "DEL", process, workers, crashes, NULL);
         }
         if (moved || poisoned)
                 fc_log(FC_LOG_NOTICE, "recovered %u in-flight jobs of daemon %s (%s): %u back at the front of their "

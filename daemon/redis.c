@@ -805,6 +805,10 @@ bool fc_redis_is_connected(const fc_redis_t *c) {
         return atomic_load(&c->connected);
 }
 
+int fc_redis_fd(const fc_redis_t *c) {
+        return c->ctx && atomic_load(&c->connected) ? c->ctx->fd : -1;
+}
+
 const char *fc_redis_last_error(const fc_redis_t *c) {
         return c->error;
 }

@@ -115,6 +115,12 @@ void fc_redis_disconnect(fc_redis_t *c);
  * only by the next command). Any thread; the answer may be stale at once. */
 bool fc_redis_is_connected(const fc_redis_t *c);
 
+/* The connection's socket, or -1 when not connected. Only for the crash
+ * reporter (crash.h), which writes one raw command on it from a signal
+ * handler; everything else goes through the calls here. Read by the owning
+ * coroutine. */
+int fc_redis_fd(const fc_redis_t *c);
+
 /* A sentence saying what the last failed call on c went wrong with, where
  * (the server's address, never the password) and, when it can, what to do;
  * "" when the last call succeeded. Borrowed: valid until the next call on c. */

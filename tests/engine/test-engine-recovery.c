@@ -377,7 +377,7 @@ static void test_poison_job_goes_to_dead_after_three_recoveries(void **state) {
         assert_non_null(crash);
         assert_non_null(strstr(crash, "\"error_class\":\"FlowCoro::PoisonJob\""));
         assert_non_null(strstr(crash, "\"recovered_count\":3"));
-        assert_non_null(strstr(crash, "daemons that died"));
+        assert_non_null(strstr(crash, "crashed its daemon (last time with SIGABRT) 3 times")); /* named by the crash reporter */
         size_t n_dead = dead->elements;
         freeReplyObject(dead);
 
@@ -388,6 +388,59 @@ static void test_poison_job_goes_to_dead_after_three_recoveries(void **state) {
         print_tally("poison job among Record jobs", &t);
         assert_int_equal(t.lost, 0);
         assert_int_equal(n_dead, 1);
+}
+
+/* ---- 3b. a job that gets its daemon killed, unnamed ----------------------- */
+
+typedef struct in_flight_here {
+        pid_t pid;
+        const char *jid;
+} in_flight_here_t;
+
+/* Whether the daemon with this pid has the job in flight. */
+static bool has_in_flight(void *arg) {
+        in_flight_here_t *h = arg;
+        char identity[512];
+        if (!identity_of(h->pid, identity, sizeof(identity)))
+                return false;
+        redisReply *vals = redisCommand(rc, "HVALS flowcoro:inflight:%s", identity);
+        bool found = false;
+        for (size_t i = 0; vals && vals->type == REDIS_REPLY_ARRAY && i < vals->elements; i++)
+                if (memmem(vals->element[i]->str, vals->element[i]->len, h->jid, strlen(h->jid)))
+                        found = true;
+        freeReplyObject(vals);
+        return found;
+}
+
+/* kill -9 (think of the OOM killer) names no job: every job in flight counts
+ * the crash, and those that did run alone next time, so only the one that
+ * is in flight at every kill reaches the limit. */
+static void test_job_in_flight_at_three_kills_goes_to_dead(void **state) {
+        (void)state;
+        fc_test_daemon_t *d = &daemons[0];
+        freeReplyObject(redisCommand(rc, "LPUSH queue:default {\"class\":\"Sleep\",\"args\":[60000],"
+                                         "\"jid\":\"hog\"}"));
+        enqueue_records("seen", "h", 0, 40, 20);
+        assert_int_equal(fc_test_daemon_start(d, &redis, "concurrency: 10\n", NULL), 0);
+        for (int kill = 0; kill < 3; kill++) {
+                in_flight_here_t h = {d->pid, "\"hog\""};
+                assert_true(fc_test_wait_until(has_in_flight, &h, 30000));
+                fc_test_daemon_kill(d);
+                assert_int_equal(fc_test_daemon_restart(d, NULL), 0);
+        }
+        hash_size_t all = {"seen", 40};
+        assert_true(fc_test_wait_until(settled, &all, 60000));
+        tally_t t = count_runs("seen", "h", 0, 40);
+        print_tally("a job in flight at three kills", &t);
+        assert_int_equal(t.lost, 0);
+        redisReply *dead = redisCommand(rc, "ZRANGE dead 0 -1");
+        assert_non_null(dead);
+        assert_int_equal(dead->elements, 1);
+        const char *hog = dead->element[0]->str;
+        assert_non_null(strstr(hog, "\"jid\":\"hog\""));
+        assert_non_null(strstr(hog, "\"recovered_count\":3"));
+        assert_non_null(strstr(hog, "running in 3 daemons that died"));
+        freeReplyObject(dead);
 }
 
 /* ---- 4. two daemons, one dies --------------------------------------------- */
@@ -628,6 +681,8 @@ int main(void) {
                         test_kill9_restart_same_instance_takes_back_jobs_at_once, setup, teardown, NULL),
                 cmocka_unit_test_prestate_setup_teardown(
                         test_orphans_of_another_host_recovered_unless_it_beats, setup, teardown, NULL),
+                cmocka_unit_test_prestate_setup_teardown(test_job_in_flight_at_three_kills_goes_to_dead, setup,
+                                                         teardown, NULL),
                 cmocka_unit_test_prestate_setup_teardown(test_poison_job_goes_to_dead_after_three_recoveries,
                                                          setup, teardown, NULL),
                 cmocka_unit_test_prestate_setup_teardown(
