@@ -76,6 +76,9 @@ void fc__engine_ring(fc_chan_t *bell);
 
 bool fc__engine_stopping(const fc_engine_t *e);
 
+/* A random number from 0 to n - 1 (0 for n == 0): jitter, retry delays. */
+uint64_t fc__engine_random_below(uint64_t n);
+
 /* New connection for one of the engine's coroutines, named for CLIENT LIST
  * ("flowcoro:<role>"). Returns 0 or a negative errno (logged). */
 int fc__engine_connect(fc_engine_t *e, const char *role, fc_redis_t **out);

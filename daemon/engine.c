@@ -56,7 +56,7 @@ bool fc__engine_stopping(const fc_engine_t *e) {
         return atomic_load(&e->stop_requests) > 0;
 }
 
-static uint64_t random_below(uint64_t n) {
+uint64_t fc__engine_random_below(uint64_t n) {
         uint64_t v = 0;
         if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
                 v = (uint64_t)random() << 31 ^ (uint64_t)random();
@@ -438,7 +438,7 @@ static void finish_failed(job_run_t *jr, fc_job_status_t status, int handler_max
         atomic_fetch_add(&e->processed, 1);
         atomic_fetch_add(&e->failed, 1);
         if (fc_failure_decide(job, status, handler_max_retries, e->config->jobs.max_retries, now,
-                              (unsigned)random_below(10), &f) < 0) {
+                              (unsigned)fc__engine_random_below(10), &f) < 0) {
                 fc_log(FC_LOG_ERROR, "out of memory deciding the retry of job %s; it stays in flight", job->jid);
                 job_release(jr);
                 return;
@@ -598,7 +598,7 @@ static void weighted_order(const fc_config_t *cfg, const char **out) {
         for (size_t i = 0; i < n; i++)
                 total += cfg->queues[i].weight;
         for (size_t k = 0; k < n; k++) {
-                uint64_t x = random_below(total);
+                uint64_t x = fc__engine_random_below(total);
                 size_t i = 0;
                 for (; i < n - 1; i++) {
                         if (picked[i])

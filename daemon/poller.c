@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "log.h"
 
@@ -169,10 +168,7 @@ void fc__poller_main(void *engine) {
                 } else if (next - now < MAX_SLEEP_MS / 1000.0) {
                         sleep_ms = next <= now ? 0 : (int64_t)ceil((next - now) * 1000.0);
                 }
-                uint32_t jitter = 0;
-                if (getrandom(&jitter, sizeof(jitter), GRND_NONBLOCK) != sizeof(jitter))
-                        jitter = 0;
-                sleep_ms += jitter % JITTER_MS;
+                sleep_ms += (int64_t)fc__engine_random_below(JITTER_MS);
                 atomic_store(&e->poller_next_ms, fc_now_ms() + sleep_ms);
                 if (fc__engine_wait(e->poller_bell, sleep_ms) < 0)
                         break;

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "log.h"
 
@@ -284,10 +283,7 @@ void fc__recovery_main(void *engine) {
         if (fc__engine_connect(e, "recovery", &c) < 0)
                 return;
         for (;;) {
-                uint32_t jitter = 0;
-                if (getrandom(&jitter, sizeof(jitter), GRND_NONBLOCK) != sizeof(jitter))
-                        jitter = 0;
-                if (fc_sleep(PASS_INTERVAL_MS + jitter % (PASS_INTERVAL_MS / 3)) < 0)
+                if (fc_sleep(PASS_INTERVAL_MS + (int64_t)fc__engine_random_below(PASS_INTERVAL_MS / 3)) < 0)
                         break;
                 int r = fc__recovery_pass(e, c);
                 if (r < 0 && r != -ECANCELED)

@@ -7,6 +7,10 @@
  *   latency     enqueue-to-start of Stamp jobs at fixed offered loads
  *               (p50/p99/p999 in ms)
  *   idle        Redis commands per second an idle daemon sends
+ *   peers       (--peers) the same drains by BullMQ and Sidekiq 6.4.1 on the
+ *               same Redis in the same run (tests/bench/peers/), at several
+ *               concurrency settings each; the table gives FlowCoro's ratio
+ *               to each peer's best
  *
  * Jobs are enqueued into a staging list and RENAMEd into queue:default in
  * one step, so the daemon sees all of them at once and enqueueing is not
@@ -240,9 +244,89 @@ static void idle(void) {
         fc_test_daemon_stop(&daemon);
 }
 
+/* One peer run: tests/bench/peers/run-peer PEER ... against this Redis's
+ * TCP port. Returns jobs/s (and *seconds), or a negative number when the
+ * peer failed (its stderr shows why). */
+static double run_peer(const char *peer, const char *workload, size_t jobs, unsigned concurrency,
+                       const char *extra, double *seconds) {
+        char cmd[1024], line[1024];
+        must(redisCommand(rc, "FLUSHALL"));
+        snprintf(cmd, sizeof(cmd),
+                 "%s/run-peer %s --redis redis://127.0.0.1:%d --workload %s --jobs %zu --concurrency %u %s",
+                 PEERS_DIR, peer, redis.port, workload, jobs, concurrency, extra ? extra : "");
+        FILE *f = popen(cmd, "r");
+        double rate = -1;
+        *seconds = -1;
+        while (f && fgets(line, sizeof(line), f)) {
+                const char *r = strstr(line, "\"jobs_per_s\":"), *s = strstr(line, "\"seconds\":");
+                if (r && s) {
+                        rate = strtod(r + 13, NULL);
+                        *seconds = strtod(s + 10, NULL);
+                }
+        }
+        if (!f || pclose(f) != 0)
+                rate = -1;
+        return rate;
+}
+
+typedef struct peer_run {
+        const char *peer, *workload;
+        size_t jobs;
+        unsigned concurrency;
+        const char *extra; /* more run-peer flags */
+} peer_run_t;
+
+/* The peers at the settings that gave each its best on this machine
+ * (tests/bench/peers/README.md), and around them. */
+static const peer_run_t peer_runs[] = {
+        {"bullmq", "noop", 100000, 50, NULL},
+        {"bullmq", "noop", 100000, 200, NULL},
+        {"bullmq", "noop", 100000, 100, "--procs 2"},
+        {"sidekiq", "noop", 50000, 10, NULL},
+        {"sidekiq", "noop", 50000, 10, "--procs 2"},
+        {"sidekiq", "noop", 50000, 25, "--procs 2"},
+        {"bullmq", "sleep", 20000, 5000, NULL},
+        {"bullmq", "sleep", 20000, 10000, "--procs 2"},
+        {"sidekiq", "sleep", 20000, 200, "--procs 2"},
+        {"sidekiq", "sleep", 20000, 400, "--procs 2"},
+};
+
+static void peers(double flowcoro_noop, double flowcoro_sleep_s) {
+        double best[2][2] = {{0, 0}, {1e9, 1e9}}; /* [noop rate | sleep seconds][bullmq, sidekiq] */
+        for (size_t i = 0; i < sizeof(peer_runs) / sizeof(peer_runs[0]); i++) {
+                const peer_run_t *p = &peer_runs[i];
+                double seconds, rate = run_peer(p->peer, p->workload, p->jobs, p->concurrency, p->extra, &seconds);
+                int who = strcmp(p->peer, "bullmq") == 0 ? 0 : 1;
+                bool noop = strcmp(p->workload, "noop") == 0;
+                if (rate > 0 && noop && rate > best[0][who])
+                        best[0][who] = rate;
+                if (rate > 0 && !noop && seconds < best[1][who])
+                        best[1][who] = seconds;
+                if (json_out)
+                        printf("{\"bench\":\"peer\",\"peer\":\"%s\",\"workload\":\"%s\",\"jobs\":%zu,"
+                               "\"concurrency\":%u,\"extra\":\"%s\",\"seconds\":%.3f,\"jobs_per_s\":%.0f}\n",
+                               p->peer, p->workload, p->jobs, p->concurrency, p->extra ? p->extra : "", seconds, rate);
+                else
+                        printf("peer   %-7s %-5s %6zu jobs  concurrency %5u %-10s %7.3f s  %9.0f jobs/s\n", p->peer,
+                               p->workload, p->jobs, p->concurrency, p->extra ? p->extra : "", seconds, rate);
+                fflush(stdout);
+        }
+        if (!json_out) {
+                printf("\nratio  noop jobs/s: FlowCoro %.0f, BullMQ %.0f (x%.1f), Sidekiq %.0f (x%.1f)\n",
+                       flowcoro_noop, best[0][0], flowcoro_noop / best[0][0], best[0][1],
+                       flowcoro_noop / best[0][1]);
+                printf("ratio  20,000 x 100 ms sleep, seconds: FlowCoro %.2f, BullMQ %.2f (x%.1f), Sidekiq %.2f "
+                       "(x%.1f)\n",
+                       flowcoro_sleep_s, best[1][0], best[1][0] / flowcoro_sleep_s, best[1][1],
+                       best[1][1] / flowcoro_sleep_s);
+        }
+}
+
 int main(int argc, char **argv) {
         size_t noop_jobs = 200000;
         const char *only = NULL;
+        bool with_peers = false;
+        double best_noop = 0, sleep_s = 0;
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--json") == 0)
                         json_out = true;
@@ -250,8 +334,10 @@ int main(int argc, char **argv) {
                         noop_jobs = strtoul(argv[++i], NULL, 10);
                 else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
                         only = argv[++i];
+                else if (strcmp(argv[i], "--peers") == 0)
+                        with_peers = true;
                 else {
-                        fprintf(stderr, "usage: bench-engine [--json] [--jobs N] [--only noop|sleep|latency|idle]\n");
+                        fprintf(stderr, "usage: bench-engine [--json] [--jobs N] [--only noop|sleep|latency|idle] [--peers]\n");
                         return 64;
                 }
         }
@@ -265,6 +351,8 @@ int main(int argc, char **argv) {
                         stage(d.jobs, make_noop);
                         drain(&d, NULL);
                         print_drain("noop", &d);
+                        if ((double)d.jobs / d.seconds > best_noop)
+                                best_noop = (double)d.jobs / d.seconds;
                 }
         }
         if (!only || strcmp(only, "sleep") == 0) {
@@ -273,6 +361,7 @@ int main(int argc, char **argv) {
                 stage(d.jobs, make_sleep);
                 drain(&d, NULL);
                 print_drain("sleep", &d);
+                sleep_s = d.seconds;
         }
         if (!only || strcmp(only, "latency") == 0) {
                 latency(100, 5);
@@ -281,6 +370,8 @@ int main(int argc, char **argv) {
         }
         if (!only || strcmp(only, "idle") == 0)
                 idle();
+        if (with_peers)
+                peers(best_noop, sleep_s);
         redisFree(rc);
         fc_test_redis_stop(&redis);
         return 0;

@@ -89,18 +89,7 @@ static long long int_of_line(const char *line) {
         snprintf(copy, sizeof(copy), "%s", line);
         for (char *save = NULL, *w = strtok_r(copy, " ", &save); w && argc < 16; w = strtok_r(NULL, " ", &save))
                 argv[argc++] = w;
-        redisReply *r = redisCommandArgv(rc, argc, argv, NULL);
-        long long v = -2;
-        if (r && r->type == REDIS_REPLY_INTEGER)
-                v = r->integer;
-        else if (r && r->type == REDIS_REPLY_ARRAY)
-                v = (long long)r->elements;
-        else if (r && r->type == REDIS_REPLY_STRING)
-                v = strtoll(r->str, NULL, 10);
-        else if (r && r->type == REDIS_REPLY_NIL)
-                v = -1;
-        freeReplyObject(r);
-        return v;
+        return fc_test_reply_int(redisCommandArgv(rc, argc, argv, NULL));
 }
 
 typedef struct int_cond {

@@ -72,17 +72,7 @@ static long long redis_int(const char *format, ...) {
         va_start(ap, format);
         redisReply *r = redisvCommand(rc, format, ap);
         va_end(ap);
-        long long v = -2;
-        if (r && r->type == REDIS_REPLY_INTEGER)
-                v = r->integer;
-        else if (r && r->type == REDIS_REPLY_ARRAY)
-                v = (long long)r->elements;
-        else if (r && r->type == REDIS_REPLY_STRING)
-                v = strtoll(r->str, NULL, 10);
-        else if (r && r->type == REDIS_REPLY_NIL)
-                v = -1;
-        freeReplyObject(r);
-        return v;
+        return fc_test_reply_int(r);
 }
 
 /* LPUSHes Record jobs [key, ms] with jids prefix<from> .. prefix<from + n - 1>,

@@ -181,6 +181,10 @@ long long fc_test_redis_int(redisContext *c, const char *format, ...) {
         va_start(ap, format);
         redisReply *r = redisvCommand(c, format, ap);
         va_end(ap);
+        return fc_test_reply_int(r);
+}
+
+long long fc_test_reply_int(redisReply *r) {
         long long v = -2;
         if (r && r->type == REDIS_REPLY_INTEGER)
                 v = r->integer;

@@ -63,6 +63,10 @@ redisContext *fc_test_redis_connect(const fc_test_redis_t *redis);
  * nil, or -2 for anything else. */
 long long fc_test_redis_int(redisContext *c, const char *format, ...);
 
+/* The same reading of a reply the caller got otherwise; frees it (NULL
+ * reads as -2). */
+long long fc_test_reply_int(redisReply *r);
+
 /* Polls cond(arg) every 20 ms for at most timeout_ms. Returns its last value. */
 bool fc_test_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
 
