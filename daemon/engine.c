@@ -716,7 +716,7 @@ static void fetcher_main(void *arg) {
         fc_fetched_t *suspects = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*suspects));
         const char **order = calloc(e->config->n_queues, sizeof(*order));
         uint64_t token = 0, unknown = 0; /* a fetch whose outcome is unknown */
-        int64_t idle_ms = 1;             /* doubles while the queues stay empty */
+        int64_t last_found_ms = 0;       /* when a fetch last found jobs */
         if (!batch || !suspects || !order || fc__engine_connect(e, "fetcher", &c) < 0) {
                 fc_log(FC_LOG_ERROR, "the fetcher cannot start; stopping");
                 fc_engine_stop(e);
@@ -752,15 +752,19 @@ static void fetcher_main(void *arg) {
                                               batch, &n);
                         if (r == 0) {
                                 start_batch(e, c, batch, n, suspects);
-                                /* Empty queues: look again soon after jobs came
-                                 * (a steady trickle starts within a few ms), then
-                                 * less and less often, down to 1000 / IDLE_POLL_MAX_MS
-                                 * fetches a second when idle. */
+                                /* Empty queues: look again after a quarter of the
+                                 * time since jobs last came (a trickle of jobs starts
+                                 * within a quarter of its gaps), at least 1 ms and at
+                                 * most IDLE_POLL_MAX_MS: an idle daemon fetches about
+                                 * 1000 / IDLE_POLL_MAX_MS times a second. */
+                                int64_t now = fc_now_ms();
                                 if (n > 0)
-                                        idle_ms = 1;
+                                        last_found_ms = now;
                                 else {
-                                        fc__engine_wait(e->fetch_bell, idle_ms);
-                                        idle_ms = idle_ms * 2 > IDLE_POLL_MAX_MS ? IDLE_POLL_MAX_MS : idle_ms * 2;
+                                        int64_t wait = (now - last_found_ms) / 4;
+                                        fc__engine_wait(e->fetch_bell, wait < 1                  ? 1
+                                                                       : wait > IDLE_POLL_MAX_MS ? IDLE_POLL_MAX_MS
+                                                                                                 : wait);
                                 }
                                 continue;
                         }

@@ -205,7 +205,7 @@ static void latency(unsigned rate, double seconds) {
                 sleep_ms(10);
         int64_t *lat = calloc(n, sizeof(*lat));
         for (size_t i = 0; i < n; i++)
-                lat[i] = fc_test_redis_int(rc, "HGET stamps %zu", i) - enq[i];
+                lat[i] = fc_test_redis_int(rc, "HGET stamps %llu", (unsigned long long)i) - enq[i];
         qsort(lat, n, sizeof(*lat), compare_i64);
         double p50 = (double)lat[n / 2] / 1000, p99 = (double)lat[n * 99 / 100] / 1000,
                p999 = (double)lat[n * 999 / 1000] / 1000;
@@ -235,9 +235,9 @@ static void latency_idle(size_t n) {
                 snprintf(job, sizeof(job), "{\"class\":\"Stamp\",\"args\":[\"stamps\"],\"jid\":\"%zu\"}", i);
                 int64_t enq = epoch_us();
                 must(redisCommand(rc, "LPUSH queue:default %s", job));
-                while (fc_test_redis_int(rc, "HEXISTS stamps %zu", i) != 1)
+                while (fc_test_redis_int(rc, "HEXISTS stamps %llu", (unsigned long long)i) != 1)
                         sleep_ms(1);
-                lat[i] = fc_test_redis_int(rc, "HGET stamps %zu", i) - enq;
+                lat[i] = fc_test_redis_int(rc, "HGET stamps %llu", (unsigned long long)i) - enq;
         }
         qsort(lat, n, sizeof(*lat), compare_i64);
         double p50 = (double)lat[n / 2] / 1000, p99 = (double)lat[n * 99 / 100] / 1000,
