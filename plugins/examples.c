@@ -9,6 +9,9 @@
  *           so tests can count every execution of every job
  *   Stamp   args [key]: HSET key <jid> <epoch microseconds when the handler
  *           started>, so benchmarks can measure enqueue-to-start latency
+ *   Spin    args [ms]: keeps its scheduler thread busy for ms milliseconds
+ *           without yielding (what a badly written handler does; tests of the
+ *           overrun report and the watchdog)
  *   Crash   aborts the whole process (poison-job tests); refused unless the
  *           plugin's config says allow_crash: true
  */
@@ -110,6 +113,16 @@ static fc_job_status_t stamp(const fc_host_t *host, fc_job_t *job, void *state) 
         return write_field(host, job, "HSET", key, us);
 }
 
+static fc_job_status_t spin(const fc_host_t *host, fc_job_t *job, void *state) {
+        long long ms;
+        if (!arg_ms(host->job_args(job), 0, &ms))
+                return host->fail(job, FC_JOB_DEAD, "ArgumentError", "Spin expects [ms], a whole number >= 0");
+        int64_t end = host->now_ms() + ms;
+        while (host->now_ms() < end)
+                ; /* on purpose: no yield */
+        return FC_JOB_OK;
+}
+
 static fc_job_status_t crash(const fc_host_t *host, fc_job_t *job, void *state) {
         examples_t *ex = state;
         if (!ex->allow_crash)
@@ -169,6 +182,7 @@ static const fc_handler_def_t handlers[] = {
         {.class_name = "Fail", .run = fail, .max_retries = -1},
         {.class_name = "Record", .run = record, .max_retries = -1},
         {.class_name = "Stamp", .run = stamp, .max_retries = -1},
+        {.class_name = "Spin", .run = spin, .max_retries = -1},
         {.class_name = "Crash", .run = crash, .max_retries = 0},
 };
 

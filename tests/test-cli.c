@@ -73,7 +73,7 @@ static void test_check_config_accepts_a_good_file_with_plugins(void **state) {
         run((const char *const[]){FLOWCOROD_PATH, "--check-config", "--insecure-plugins", "-c", path, NULL});
         unlink(path);
         assert_int_equal(o.exit_code, 0);
-        assert_non_null(strstr(o.out, "configuration OK (1 plugins, 7 job classes)"));
+        assert_non_null(strstr(o.out, "configuration OK (1 plugins, 8 job classes)"));
         assert_string_equal(o.err, "");
 }
 

@@ -53,9 +53,24 @@ static void test_enqueued_jobs_run_once_and_are_counted(void **state) {
         assert_int_equal(fc_test_redis_int(rc, "GET stat:failed"), -1);
 }
 
+/* A handler that never yields can't be cancelled at its deadline (the
+ * timer runs on its own thread): the log names it instead. */
+static void test_a_handler_that_blocks_its_thread_past_its_deadline_is_named(void **state) {
+        (void)state;
+        fc_test_daemon_t d;
+        assert_int_equal(fc_test_daemon_start(&d, &redis, NULL, NULL), 0);
+        freeReplyObject(redisCommand(rc, "LPUSH queue:default {\"class\":\"Spin\",\"args\":[3000],"
+                                         "\"jid\":\"spinner\",\"timeout\":0.2}"));
+        assert_true(fc_test_wait_until_logged(&d, "job spinner (class Spin, queue default) is", 20000));
+        assert_true(fc_test_daemon_logged(&d, "past its deadline and has not given its scheduler thread back"));
+        fc_test_daemon_stop(&d);
+        assert_int_equal(d.exit_code, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_enqueued_jobs_run_once_and_are_counted),
+                cmocka_unit_test(test_a_handler_that_blocks_its_thread_past_its_deadline_is_named),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

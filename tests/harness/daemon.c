@@ -163,6 +163,21 @@ bool fc_test_daemon_logged(const fc_test_daemon_t *d, const char *text) {
         return found;
 }
 
+typedef struct logged {
+        const fc_test_daemon_t *d;
+        const char *text;
+} logged_t;
+
+static bool is_logged(void *arg) {
+        logged_t *l = arg;
+        return fc_test_daemon_logged(l->d, l->text);
+}
+
+bool fc_test_wait_until_logged(const fc_test_daemon_t *d, const char *text, int timeout_ms) {
+        logged_t l = {d, text};
+        return fc_test_wait_until(is_logged, &l, timeout_ms);
+}
+
 redisContext *fc_test_redis_connect(const fc_test_redis_t *redis) {
         struct timeval tv = {.tv_sec = 10};
         redisContext *c = redisConnectUnixWithTimeout(redis->socket_path, tv);

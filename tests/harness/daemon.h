@@ -54,6 +54,9 @@ char *fc_test_daemon_log(const fc_test_daemon_t *d);
 /* Whether the log holds text. */
 bool fc_test_daemon_logged(const fc_test_daemon_t *d, const char *text);
 
+/* Waits at most timeout_ms for the log to hold text. */
+bool fc_test_wait_until_logged(const fc_test_daemon_t *d, const char *text, int timeout_ms);
+
 /* A blocking hiredis connection to redis's unix socket (the caller frees
  * it with redisFree()); NULL on failure. */
 redisContext *fc_test_redis_connect(const fc_test_redis_t *redis);

@@ -32,7 +32,7 @@ static void test_examples_load_and_offer_their_classes(void **state) {
         assert_int_equal(pt_load(one_plugin(PLUGIN_DIR "/examples.so"), false, &c, &set, &e), 0);
         assert_int_equal(fc_config_errors_count(e), 0);
         assert_int_equal(fc_plugin_set_plugins(set), 1);
-        assert_int_equal(fc_plugin_set_handlers(set), 7);
+        assert_int_equal(fc_plugin_set_handlers(set), 8);
         const char *classes[] = {"Noop", "Sleep", "Echo", "Fail", "Record", "Crash"};
         for (size_t i = 0; i < 6; i++) {
                 const fc_plugin_handler_t *h = fc_plugin_set_find(set, classes[i]);
