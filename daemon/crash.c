@@ -1,8 +1,15 @@
 /* Naming the job that crashed the daemon (see crash.h). Everything the
  * signal handler does is async-signal-safe: reads of plain variables set
  * before, a walk of the running list without its lock (the process is
- * dying; a torn read at worst crashes the handler, and SA_RESETHAND then
- * lets the default action run), one write(2), raise(3). */
+ * dying; the previous handler is back in place first, so a torn read that
+ * crashes this handler only ends in it), one write(2), sigaction(2),
+ * raise(3).
+ *
+ * It runs on the alternate signal stack (SA_ONSTACK; core gives each
+ * scheduler thread one), so a coroutine's stack overflow is named too, and
+ * then hands the signal on to whoever had it before (core's overflow report,
+ * a sanitizer, the default action): a fault repeats when the handler
+ * returns, a signal that was sent is raised again. */
 #include "crash.h"
 
 #include <errno.h>
@@ -13,6 +20,7 @@
 
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 
+static struct sigaction previous[sizeof(fatal_signals) / sizeof(fatal_signals[0])];
 static fc_running_t *crash_running;
 static char crash_key[600];
 static size_t crash_key_len;
@@ -39,8 +47,12 @@ static char *put(char *p, const char *s, size_t n) {
         return p + n;
 }
 
-static void on_fatal_signal(int sig) {
+static void on_fatal_signal(int sig, siginfo_t *info, void *uctx) {
+        (void)uctx;
         int saved = errno;
+        for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+                if (fatal_signals[i] == sig)
+                        sigaction(sig, &previous[i], NULL);
         int fd = atomic_load(&crash_fd);
         fc_coro_t *self = fc_self();
         uint64_t id = 0;
@@ -69,7 +81,8 @@ static void on_fatal_signal(int sig) {
                 (void)w;
         }
         errno = saved;
-        raise(sig); /* SA_RESETHAND: the default action now */
+        if (info->si_code <= 0) /* sent (kill, raise, abort): not a fault that repeats */
+                raise(sig);
 }
 
 int fc_crash_setup(fc_running_t *running, const char *key) {
@@ -79,16 +92,16 @@ int fc_crash_setup(fc_running_t *running, const char *key) {
         memcpy(crash_key, key, n + 1);
         crash_key_len = n;
         crash_running = running;
-        struct sigaction sa = {.sa_handler = on_fatal_signal, .sa_flags = SA_RESETHAND | SA_NODEFER};
+        struct sigaction sa = {.sa_sigaction = on_fatal_signal, .sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER};
         sigemptyset(&sa.sa_mask);
         for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
-                sigaction(fatal_signals[i], &sa, NULL);
+                sigaction(fatal_signals[i], &sa, &previous[i]);
         return 0;
 }
 
 void fc_crash_teardown(void) {
         for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
-                signal(fatal_signals[i], SIG_DFL);
+                sigaction(fatal_signals[i], &previous[i], NULL);
         atomic_store(&crash_fd, -1);
         crash_running = NULL;
 }

@@ -285,6 +285,10 @@ typedef struct job_run {
         fc_fetched_t fetched;
         fc_job_t *job;
         fc_running_job_t listed;
+        /* Messages are built here, not on the coroutine's stack: a job's
+         * frames then stay within the stack's first page, populated at
+         * spawn (core/stack.c), instead of faulting in a second one. */
+        char why[512], cause[512];
         /* The outcome, for a finish that has to happen in a fresh coroutine
          * (the job's own was cancelled, so its Redis calls would fail). */
         fc_finish_t how;
@@ -408,9 +412,9 @@ static void finish_invalid(job_run_t *jr, const char *why) {
         /* The cause is the message without its numbers (columns, sizes),
          * which vary from payload to payload; and at most 20 lines every 10 s
          * for all invalid payloads together. */
-        char cause[160];
+        char *cause = jr->cause;
         size_t n = 0;
-        for (const char *p = why; *p && n < sizeof(cause) - 1; p++)
+        for (const char *p = why; *p && n < sizeof(jr->cause) - 1; p++)
                 if (*p < '0' || *p > '9')
                         cause[n++] = *p;
         cause[n] = '\0';
@@ -495,15 +499,15 @@ static void keep_made_jid(fc_engine_t *e, job_run_t *jr) {
 static void job_main(void *arg) {
         job_run_t *jr = arg;
         fc_engine_t *e = jr->e;
-        char why[512];
+        char *why = jr->why;
 
         if (jr->fetched.len > e->config->jobs.max_payload) {
-                snprintf(why, sizeof(why), "job payload: %zu bytes, over jobs.max_payload (%" PRIu64 " bytes)",
+                snprintf(why, sizeof(jr->why), "job payload: %zu bytes, over jobs.max_payload (%" PRIu64 " bytes)",
                          jr->fetched.len, e->config->jobs.max_payload);
                 finish_invalid(jr, why);
                 return;
         }
-        if (fc_job_parse(jr->fetched.payload, jr->fetched.len, &jr->job, why, sizeof(why)) < 0) {
+        if (fc_job_parse(jr->fetched.payload, jr->fetched.len, &jr->job, why, sizeof(jr->why)) < 0) {
                 finish_invalid(jr, why);
                 return;
         }
@@ -513,9 +517,8 @@ static void job_main(void *arg) {
         fc_plugin_set_t *plugins = fc_plugin_set_ref(e->plugins);
         const fc_plugin_handler_t *h = fc_plugin_set_find(plugins, job->klass);
         if (!h) {
-                char cause[320];
-                snprintf(cause, sizeof(cause), "no handler for class %.256s", job->klass);
-                fc_log_limited(FC_LOG_WARNING, cause,
+                snprintf(jr->cause, sizeof(jr->cause), "no handler for class %.256s", job->klass);
+                fc_log_limited(FC_LOG_WARNING, jr->cause,
                                "no loaded plugin handles class \"%s\" (job %s, queue %s): it goes to retry, as a "
                                "deploy may be adding the plugin", job->klass, job->jid, jr->fetched.queue);
                 job->error_class = strdup("FlowCoro::UnknownClass");
