@@ -209,6 +209,8 @@ struct fc__worker {
         bool stop_seen;
         fc__stack_t stacks[FC__STACK_CACHE];
         unsigned n_stacks;
+        fc__stack_t *doomed;           /* stacks to unmap when this worker is idle */
+        unsigned n_doomed, cap_doomed;
         struct fc_coro *free_coros;
         unsigned n_free_coros;
         void *altstack;

@@ -14,6 +14,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -318,6 +319,30 @@ static int stack_take(fc_sched_t *s, fc__worker_t *w, fc__stack_t *out) {
         return fc__stack_alloc(s->stack_size, out);
 }
 
+/* A stack no cache has room for is unmapped later, when its worker has
+ * nothing to run: munmap costs ~15 us here (a TLB shootdown across the
+ * pool's threads), which after a burst of thousands of coroutines would
+ * otherwise delay the work still running. Returns false when it can't be
+ * kept for later (out of memory): then free it now. */
+static bool doom_stack(fc__worker_t *w, fc__stack_t *st) {
+        if (w->n_doomed == w->cap_doomed) {
+                unsigned cap = w->cap_doomed ? 2 * w->cap_doomed : 64;
+                fc__stack_t *a = realloc(w->doomed, cap * sizeof(*a));
+                if (!a)
+                        return false;
+                w->doomed = a;
+                w->cap_doomed = cap;
+        }
+        w->doomed[w->n_doomed++] = *st;
+        return true;
+}
+
+/* Unmaps up to n doomed stacks. */
+static void free_doomed(fc__worker_t *w, unsigned n) {
+        while (n-- && w->n_doomed)
+                fc__stack_free(&w->doomed[--w->n_doomed]);
+}
+
 static void stack_give(fc_sched_t *s, fc__worker_t *w, fc__stack_t *st) {
 #ifdef FC_ASAN
         /* Frames of the finished coroutine left poison behind. */
@@ -341,6 +366,8 @@ static void stack_give(fc_sched_t *s, fc__worker_t *w, fc__stack_t *st) {
                 st = NULL;
         }
         pthread_mutex_unlock(&s->stack_lock);
+        if (st && w && doom_stack(w, st))
+                st = NULL;
         if (st)
                 fc__stack_free(st);
 }
@@ -838,6 +865,10 @@ static void *worker_main(void *arg) {
                         run(w, co);
                         continue;
                 }
+                if (w->n_doomed) {
+                        free_doomed(w, 32); /* a few, then look for work again */
+                        continue;
+                }
                 park_worker(w);
         }
         if (own_altstack) {
@@ -917,6 +948,9 @@ static void worker_free(fc_sched_t *s, fc__worker_t *w) {
         for (unsigned i = 0; i < w->n_stacks; i++)
                 fc__stack_free(&w->stacks[i]);
         w->n_stacks = 0;
+        free_doomed(w, UINT_MAX);
+        free(w->doomed);
+        w->doomed = NULL;
         while (w->free_coros) {
                 struct fc_coro *co = w->free_coros;
                 w->free_coros = co->next;
