@@ -14,6 +14,8 @@
 #include "redis_pool.h"
 #include "running.h"
 
+#define FC_ENGINE_FETCHERS 2
+
 /* Redis key names, prefix included. */
 typedef struct fc_engine_keys {
         char *queues;          /* set of known queue names */
@@ -50,9 +52,15 @@ struct fc_engine {
         _Atomic bool quiet;
         _Atomic bool abandon;      /* shutdown gave up waiting for Redis */
         _Atomic uint32_t busy;     /* jobs between fetch and finish */
-        _Atomic bool fetcher_waits_for_room;
+        _Atomic bool isolating;    /* a fetcher runs a suspect alone: nobody fetches */
+        _Atomic bool queues_full;  /* the last fetch came back full: more fetchers help */
         _Atomic uint64_t processed, failed; /* not yet added to Redis's stat counters */
-        fc_chan_t *fetch_bell;     /* capacity 1: wakes the fetcher (room, stop, quiet) */
+        /* The fetchers: two, so that Redis runs one's fetch while the other's
+         * batch is parsed and started. */
+        struct fc_fetcher {
+                fc_chan_t *bell;           /* capacity 1: wakes it (room, stop, quiet, work) */
+                _Atomic bool waits_for_room;
+        } fetchers[FC_ENGINE_FETCHERS];
         fc_chan_t *poller_bell;    /* capacity 1: wakes the poller (an earlier due job) */
         fc_chan_t *stop_bell;      /* capacity 1: wakes fc_engine_run() */
         _Atomic int64_t poller_next_ms; /* when the poller wakes next (fc_now_ms clock) */

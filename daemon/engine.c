@@ -116,7 +116,8 @@ void fc_engine_free(fc_engine_t *e) {
         fc_inflight_clear(&e->inflight);
         keys_free(&e->keys);
         free(e->prefix);
-        fc_chan_destroy(e->fetch_bell);
+        for (size_t i = 0; i < FC_ENGINE_FETCHERS; i++)
+                fc_chan_destroy(e->fetchers[i].bell);
         fc_chan_destroy(e->poller_bell);
         fc_chan_destroy(e->stop_bell);
         fc_chan_destroy(e->ack_bell);
@@ -157,8 +158,8 @@ int fc_engine_new(const fc_engine_options_t *o, fc_engine_t **out) {
                 r = keys_init(&e->keys, e->prefix, e->id.name);
         if (r == 0)
                 r = fc_inflight_init(&e->inflight, e->prefix, e->id.name);
-        if (r == 0)
-                r = fc_chan_create(1, &e->fetch_bell);
+        for (size_t i = 0; r == 0 && i < FC_ENGINE_FETCHERS; i++)
+                r = fc_chan_create(1, &e->fetchers[i].bell);
         if (r == 0)
                 r = fc_chan_create(1, &e->poller_bell);
         if (r == 0)
@@ -184,16 +185,21 @@ const char *fc_engine_identity(const fc_engine_t *e) {
         return e->id.name;
 }
 
+static void ring_fetchers(fc_engine_t *e) {
+        for (size_t i = 0; i < FC_ENGINE_FETCHERS; i++)
+                fc__engine_ring(e->fetchers[i].bell);
+}
+
 void fc_engine_stop(fc_engine_t *e) {
         atomic_fetch_add(&e->stop_requests, 1);
-        fc__engine_ring(e->fetch_bell);
+        ring_fetchers(e);
         fc__engine_ring(e->stop_bell);
 }
 
 void fc_engine_quiet(fc_engine_t *e) {
         if (!atomic_exchange(&e->quiet, true))
                 fc_log(FC_LOG_NOTICE, "quiet: no new jobs are fetched; running jobs go on");
-        fc__engine_ring(e->fetch_bell);
+        ring_fetchers(e);
 }
 
 /* ---- acknowledgements --------------------------------------------------- */
@@ -383,8 +389,9 @@ static void job_release(job_run_t *jr) {
         free(jr->payload);
         free(jr);
         uint32_t busy = atomic_fetch_sub(&e->busy, 1) - 1;
-        if (atomic_load(&e->fetcher_waits_for_room) && busy < e->config->concurrency)
-                fc__engine_ring(e->fetch_bell);
+        for (size_t i = 0; i < FC_ENGINE_FETCHERS && busy < e->config->concurrency; i++)
+                if (atomic_load(&e->fetchers[i].waits_for_room))
+                        fc__engine_ring(e->fetchers[i].bell);
 }
 
 static void finish_main(void *arg) {
@@ -616,15 +623,15 @@ static void weighted_order(const fc_config_t *cfg, const char **out) {
         }
 }
 
-/* Hands fetched jobs to their coroutines. A job that can't get one (no
- * stack: the log says which limit) goes back to the front of its queue.
- * Jobs whose buf is NULL are skipped (taken elsewhere). */
+/* Hands fetched jobs to their coroutines; each has its place counted in
+ * busy already. A job that can't get one (no stack: the log says which
+ * limit) goes back to the front of its queue. Jobs whose buf is NULL are
+ * skipped (taken elsewhere, their places given back). */
 static void start_jobs(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 if (!batch[i].buf)
                         continue;
                 job_run_t *jr = calloc(1, sizeof(*jr));
-                atomic_fetch_add(&e->busy, 1);
                 if (jr) {
                         jr->e = e;
                         jr->fetched = batch[i];
@@ -653,7 +660,7 @@ static bool is_suspect(const fc_fetched_t *f) {
 /* Waits until no job runs and every acknowledgement is in Redis, so that a
  * crash from now on is charged to the next job alone. Returns false when
  * the engine stops meanwhile. */
-static bool wait_until_settled(fc_engine_t *e) {
+static bool wait_until_settled(fc_engine_t *e, fc_chan_t *bell) {
         for (;;) {
                 if (fc__engine_stopping(e))
                         return false;
@@ -665,8 +672,28 @@ static bool wait_until_settled(fc_engine_t *e) {
                         return true;
                 if (pending)
                         fc__engine_ring(e->ack_bell);
-                fc__engine_wait(e->fetch_bell, 2);
+                fc__engine_wait(bell, 2);
         }
+}
+
+/* Puts jobs back at the front of their queues, untouched, in their order.
+ * Returns 0 or an error of fc_inflight_move(); frees them when moved. */
+static int put_back(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *jobs, size_t n) {
+        if (n == 0)
+                return 0;
+        fc_move_t *back = calloc(n, sizeof(*back));
+        if (!back)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++) /* the last one given is taken first */
+                back[k] = (fc_move_t){.id = jobs[n - 1 - k].id, .queue = jobs[n - 1 - k].queue,
+                                      .payload = jobs[n - 1 - k].payload};
+        int r = fc_inflight_move(c, &e->inflight, back, n, fc__engine_now(), &e->dead);
+        free(back);
+        if (r < 0)
+                return r;
+        fc_fetched_free(jobs, n);
+        atomic_fetch_sub(&e->busy, (uint32_t)n);
+        return 0;
 }
 
 /* Runs one suspect of a batch alone, after everything else has settled:
@@ -674,33 +701,39 @@ static bool wait_until_settled(fc_engine_t *e) {
  * and only the job that really crashes daemons reaches the poison limit.
  * The other suspects go back to the front of their queues untouched first,
  * so they are not in flight here meanwhile (the next fetches take them, one
- * at a time the same way). Nothing is fetched meanwhile. Takes the
- * suspects' buffers. */
-static void run_suspects(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *suspects, size_t n) {
-        fc_move_t *back = n > 1 ? calloc(n - 1, sizeof(*back)) : NULL;
-        if (back) {
-                for (size_t k = 0; k < n - 1; k++) /* the last one given is taken first */
-                        back[k] = (fc_move_t){.id = suspects[n - 1 - k].id, .queue = suspects[n - 1 - k].queue,
-                                              .payload = suspects[n - 1 - k].payload};
-                if (fc_inflight_move(c, &e->inflight, back, n - 1, fc__engine_now(), &e->dead) >= 0) {
-                        fc_fetched_free(suspects + 1, n - 1);
-                        n = 1;
+ * at a time the same way); all of them do when another fetcher is running
+ * a suspect already. Nobody fetches meanwhile. Takes the suspects and
+ * their places in busy. */
+static void run_suspects(fc_engine_t *e, fc_redis_t *c, fc_chan_t *bell, fc_fetched_t *suspects, size_t n) {
+        if (atomic_exchange(&e->isolating, true)) {
+                if (put_back(e, c, suspects, n) < 0) {
+                        /* They stay in flight here; shutdown puts them back. */
+                        fc_fetched_free(suspects, n);
+                        atomic_fetch_sub(&e->busy, (uint32_t)n);
                 }
-                free(back);
+                return;
         }
+        if (n > 1 && put_back(e, c, suspects + 1, n - 1) == 0)
+                n = 1;
         size_t i = 0;
-        for (; i < n && wait_until_settled(e); i++) {
+        /* Its own place must not keep the engine from settling. */
+        atomic_fetch_sub(&e->busy, (uint32_t)n);
+        for (; i < n && wait_until_settled(e, bell); i++) {
                 fc_log_limited(FC_LOG_INFO, "suspect", "running a job alone (queue %s): it was in flight in a daemon "
                                "that died", suspects[i].queue);
+                atomic_fetch_add(&e->busy, 1);
                 start_jobs(e, c, &suspects[i], 1);
         }
         if (i == n)
-                wait_until_settled(e);
+                wait_until_settled(e, bell);
         fc_fetched_free(suspects + i, n - i);
+        atomic_store(&e->isolating, false);
+        ring_fetchers(e);
 }
 
 /* Starts a fetched batch: the suspects alone, after the rest. */
-static void start_batch(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_t n, fc_fetched_t *suspects) {
+static void start_batch(fc_engine_t *e, fc_redis_t *c, fc_chan_t *bell, fc_fetched_t *batch, size_t n,
+                        fc_fetched_t *suspects) {
         size_t n_suspects = 0;
         for (size_t i = 0; i < n; i++)
                 if (is_suspect(&batch[i])) {
@@ -709,18 +742,47 @@ static void start_batch(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size
                 }
         start_jobs(e, c, batch, n);
         if (n_suspects)
-                run_suspects(e, c, suspects, n_suspects);
+                run_suspects(e, c, bell, suspects, n_suspects);
 }
 
+/* Takes up to FC_INFLIGHT_FETCH_MAX places under concurrency for a fetch:
+ * returns how many, or 0 when there are too few free to be worth a fetch. */
+static uint32_t reserve_places(fc_engine_t *e) {
+        uint32_t concurrency = e->config->concurrency;
+        uint32_t enough = concurrency / 10 < 50 ? concurrency / 10 : 50;
+        uint32_t busy = atomic_load(&e->busy);
+        for (;;) {
+                uint32_t room = busy < concurrency ? concurrency - busy : 0;
+                if (room == 0 || room < enough)
+                        return 0;
+                uint32_t want = room < FC_INFLIGHT_FETCH_MAX ? room : FC_INFLIGHT_FETCH_MAX;
+                if (atomic_compare_exchange_weak(&e->busy, &busy, busy + want))
+                        return want;
+        }
+}
+
+typedef struct fetcher_arg {
+        fc_engine_t *e;
+        unsigned index;
+} fetcher_arg_t;
+
+/* One fetcher. The first polls the queues when they are empty; the others
+ * join in only while fetches come back full, so an idle daemon polls once,
+ * not once per fetcher. */
 static void fetcher_main(void *arg) {
-        fc_engine_t *e = arg;
+        fetcher_arg_t *fa = arg;
+        fc_engine_t *e = fa->e;
+        struct fc_fetcher *self = &e->fetchers[fa->index];
+        bool first = fa->index == 0;
         fc_redis_t *c = NULL;
         fc_fetched_t *batch = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*batch));
         fc_fetched_t *suspects = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*suspects));
         const char **order = calloc(e->config->n_queues, sizeof(*order));
         uint64_t token = 0, unknown = 0; /* a fetch whose outcome is unknown */
         int64_t last_found_ms = 0;       /* when a fetch last found jobs */
-        if (!batch || !suspects || !order || fc__engine_connect(e, "fetcher", &c) < 0) {
+        char role[32];
+        snprintf(role, sizeof(role), "fetcher-%u", fa->index);
+        if (!batch || !suspects || !order || fc__engine_connect(e, role, &c) < 0) {
                 fc_log(FC_LOG_ERROR, "the fetcher cannot start; stopping");
                 fc_engine_stop(e);
                 goto out;
@@ -730,31 +792,34 @@ static void fetcher_main(void *arg) {
                 int r;
                 if (unknown) {
                         /* Did the last fetch move jobs? Run them if so. */
-                        r = fc_inflight_recall(c, &e->inflight, unknown, batch, &n);
+                        r = fc_inflight_recall(c, &e->inflight, fa->index, unknown, batch, &n);
                         if (r == 0) {
                                 unknown = 0;
-                                start_batch(e, c, batch, n, suspects);
+                                atomic_fetch_add(&e->busy, (uint32_t)n);
+                                start_batch(e, c, self->bell, batch, n, suspects);
                                 continue;
                         }
                 } else {
-                        uint32_t concurrency = e->config->concurrency, busy = atomic_load(&e->busy);
-                        uint32_t room = busy < concurrency ? concurrency - busy : 0;
-                        uint32_t enough = concurrency / 10 < 50 ? concurrency / 10 : 50;
-                        if (atomic_load(&e->quiet) || room == 0 || room < enough) {
-                                atomic_store(&e->fetcher_waits_for_room, true);
-                                busy = atomic_load(&e->busy); /* a job may have ended meanwhile */
-                                room = busy < concurrency ? concurrency - busy : 0;
-                                if (atomic_load(&e->quiet) || room == 0 || room < enough)
-                                        fc__engine_wait(e->fetch_bell, atomic_load(&e->quiet) ? FC_FOREVER : 1000);
-                                atomic_store(&e->fetcher_waits_for_room, false);
+                        uint32_t want = 0;
+                        bool may = !atomic_load(&e->quiet) && !atomic_load(&e->isolating) &&
+                                   (first || atomic_load(&e->queues_full));
+                        if (may)
+                                want = reserve_places(e);
+                        if (want == 0) {
+                                atomic_store(&self->waits_for_room, true);
+                                fc__engine_wait(self->bell, !may ? (first ? 100 : FC_FOREVER) : 1000);
+                                atomic_store(&self->waits_for_room, false);
                                 continue;
                         }
                         weighted_order(e->config, order);
-                        r = fc_inflight_fetch(c, &e->inflight, order, e->config->n_queues,
-                                              room < FC_INFLIGHT_FETCH_MAX ? room : FC_INFLIGHT_FETCH_MAX, ++token,
+                        r = fc_inflight_fetch(c, &e->inflight, fa->index, order, e->config->n_queues, want, ++token,
                                               batch, &n);
                         if (r == 0) {
-                                start_batch(e, c, batch, n, suspects);
+                                atomic_fetch_sub(&e->busy, want - (uint32_t)n); /* the places not filled */
+                                bool full = n == want;
+                                if (atomic_exchange(&e->queues_full, full) != full && full)
+                                        ring_fetchers(e); /* wake the others: there is more */
+                                start_batch(e, c, self->bell, batch, n, suspects);
                                 /* Empty queues: look again after a quarter of the
                                  * time since jobs last came (a trickle of jobs starts
                                  * within a quarter of its gaps), at least 1 ms and at
@@ -763,19 +828,21 @@ static void fetcher_main(void *arg) {
                                 int64_t now = fc_now_ms();
                                 if (n > 0)
                                         last_found_ms = now;
-                                else {
+                                else if (first) {
                                         int64_t wait = (now - last_found_ms) / 4;
-                                        fc__engine_wait(e->fetch_bell, wait < 1                  ? 1
-                                                                       : wait > IDLE_POLL_MAX_MS ? IDLE_POLL_MAX_MS
-                                                                                                 : wait);
+                                        fc__engine_wait(self->bell, wait < 1                  ? 1
+                                                                    : wait > IDLE_POLL_MAX_MS ? IDLE_POLL_MAX_MS
+                                                                                              : wait);
                                 }
                                 continue;
                         }
+                        /* The places stay taken until the recall says what came. */
+                        atomic_fetch_sub(&e->busy, want);
                         unknown = token;
                 }
                 fc_log_limited(FC_LOG_WARNING, "fetch failed", "cannot fetch jobs: %s; retrying",
                                fc_redis_last_error(c));
-                fc__engine_wait(e->fetch_bell, ERROR_RETRY_MS);
+                fc__engine_wait(self->bell, ERROR_RETRY_MS);
         }
         /* A fetch with an unknown outcome left its jobs, if any, in flight:
          * the shutdown's requeue puts them back. */
@@ -878,12 +945,18 @@ int fc_engine_run(fc_engine_t *e) {
         overrun_check_t overrun = {.e = e};
         bool overrun_started = pthread_create(&overrun.thread, NULL, overrun_main, &overrun) == 0;
         acker_t acker = {.e = e};
-        fc_coro_t *fetcher = NULL, *ack = NULL, *heartbeat = NULL, *poller = NULL, *recovery = NULL;
-        if (fc_spawn(e->sched, acker_main, &acker, &ack) < 0 ||
-            fc_spawn(e->sched, fc__heartbeat_main, e, &heartbeat) < 0 ||
-            fc_spawn(e->sched, fc__poller_main, e, &poller) < 0 ||
-            fc_spawn(e->sched, fc__recovery_main, e, &recovery) < 0 ||
-            fc_spawn(e->sched, fetcher_main, e, &fetcher) < 0) {
+        fc_coro_t *fetchers[FC_ENGINE_FETCHERS] = {0}, *ack = NULL, *heartbeat = NULL, *poller = NULL,
+                  *recovery = NULL;
+        fetcher_arg_t fetcher_args[FC_ENGINE_FETCHERS];
+        bool spawned = fc_spawn(e->sched, acker_main, &acker, &ack) == 0 &&
+                       fc_spawn(e->sched, fc__heartbeat_main, e, &heartbeat) == 0 &&
+                       fc_spawn(e->sched, fc__poller_main, e, &poller) == 0 &&
+                       fc_spawn(e->sched, fc__recovery_main, e, &recovery) == 0;
+        for (unsigned i = 0; spawned && i < FC_ENGINE_FETCHERS; i++) {
+                fetcher_args[i] = (fetcher_arg_t){.e = e, .index = i};
+                spawned = fc_spawn(e->sched, fetcher_main, &fetcher_args[i], &fetchers[i]) == 0;
+        }
+        if (!spawned) {
                 fc_log(FC_LOG_ERROR, "cannot start the engine's coroutines: %s", fc_last_error());
                 fc_engine_stop(e);
         }
@@ -895,8 +968,9 @@ int fc_engine_run(fc_engine_t *e) {
         /* Stop fetching, then give running jobs shutdown_timeout. */
         fc_log(FC_LOG_NOTICE, "stopping: %u jobs running, waiting up to %.1f s for them",
                atomic_load(&e->busy), (double)e->config->shutdown_timeout_ms / 1000.0);
-        if (fetcher)
-                fc_join(fetcher);
+        for (size_t i = 0; i < FC_ENGINE_FETCHERS; i++)
+                if (fetchers[i])
+                        fc_join(fetchers[i]);
         uint32_t left = wait_for_jobs(e, (int64_t)e->config->shutdown_timeout_ms);
         if (left > 0) {
                 size_t n = fc_running_cancel_all(&e->running);

@@ -15,10 +15,10 @@
         "  redis.call('ZREMRANGEBYRANK', dead, 0, -(tonumber(max) + 1))\n"             \
         "end\n"
 
-/* KEYS: hash, seq, last-fetch, queue keys... ARGV: max, token, queue
- * names... (ARGV[i] names KEYS[i + 1]). Returns {id, value, ...}. Jobs are
- * filed byte for byte as the client wrote them. RPOP with a count needs
- * Redis 6.2 (Debian 12 ships 7.0). */
+/* KEYS: hash, seq, last-fetch, queue keys... ARGV: max, token, fetcher,
+ * queue names... (ARGV[k] names KEYS[k] from k = 4). Returns {id, value,
+ * ...}. Jobs are filed byte for byte as the client wrote them. RPOP with a
+ * count needs Redis 6.2 (Debian 12 ships 7.0). */
 static const char fetch_lua[] =
         "local max = tonumber(ARGV[1])\n"
         "local vals = {}\n"
@@ -27,7 +27,7 @@ static const char fetch_lua[] =
         "  if want <= 0 then break end\n"
         "  local jobs = redis.call('RPOP', KEYS[k], want)\n"
         "  if jobs then\n"
-        "    for _, job in ipairs(jobs) do vals[#vals + 1] = ARGV[k - 1] .. '\\0' .. job end\n"
+        "    for _, job in ipairs(jobs) do vals[#vals + 1] = ARGV[k] .. '\\0' .. job end\n"
         "  end\n"
         "end\n"
         "if #vals == 0 then return {} end\n"
@@ -38,7 +38,7 @@ static const char fetch_lua[] =
         "  out[#out + 1] = v\n"
         "end\n"
         "redis.call('HSET', KEYS[1], unpack(out))\n"
-        "redis.call('SET', KEYS[3], ARGV[2] .. ' ' .. first .. ' ' .. #vals)\n"
+        "redis.call('HSET', KEYS[3], ARGV[3], ARGV[2] .. ' ' .. first .. ' ' .. #vals)\n"
         "return out\n";
 
 /* KEYS: hash. ARGV: id, new value. Only a job still in flight here. */
@@ -47,10 +47,10 @@ static const char rewrite_lua[] =
         "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
         "return 1\n";
 
-/* KEYS: hash, last-fetch. ARGV: token. Returns {id, value, ...} of the
- * batch fetched with token that is still in flight. */
+/* KEYS: hash, last-fetch. ARGV: token, fetcher. Returns {id, value, ...}
+ * of the batch fetched with token that is still in flight. */
 static const char recall_lua[] =
-        "local last = redis.call('GET', KEYS[2])\n"
+        "local last = redis.call('HGET', KEYS[2], ARGV[2])\n"
         "if not last then return {} end\n"
         "local token, first, n = string.match(last, '^(%d+) (%d+) (%d+)$')\n"
         "if token ~= ARGV[1] then return {} end\n"
@@ -207,32 +207,34 @@ static int fetched_from_pairs(redisReply *reply, size_t max, fc_fetched_t *out, 
         return r;
 }
 
-int fc_inflight_fetch(fc_redis_t *c, const fc_inflight_t *f, const char *const *queues, size_t n_queues,
-                      unsigned max, uint64_t token, fc_fetched_t *out, size_t *n) {
+int fc_inflight_fetch(fc_redis_t *c, const fc_inflight_t *f, unsigned fetcher, const char *const *queues,
+                      size_t n_queues, unsigned max, uint64_t token, fc_fetched_t *out, size_t *n) {
         *n = 0;
         if (max < 1 || max > FC_INFLIGHT_FETCH_MAX || n_queues < 1 || n_queues > 1000)
                 return -EINVAL;
-        size_t argc = 5 + 2 * n_queues;
+        size_t argc = 6 + 2 * n_queues;
         const char **argv = calloc(argc, sizeof(*argv));
         char **keys = calloc(n_queues, sizeof(*keys));
-        char count[16], tok[24];
+        char count[16], tok[24], slot[16];
         int r = -ENOMEM;
         if (!argv || !keys)
                 goto out;
         snprintf(count, sizeof(count), "%u", max);
         snprintf(tok, sizeof(tok), "%" PRIu64, token);
+        snprintf(slot, sizeof(slot), "%u", fetcher);
         argv[0] = f->hash;
         argv[1] = f->seq;
         argv[2] = f->last_fetch;
         argv[3 + n_queues] = count;
         argv[4 + n_queues] = tok;
+        argv[5 + n_queues] = slot;
         for (size_t i = 0; i < n_queues; i++) {
                 if (asprintf(&keys[i], "%s%s", f->queue_prefix, queues[i]) < 0) {
                         keys[i] = NULL;
                         goto out;
                 }
                 argv[3 + i] = keys[i];
-                argv[5 + n_queues + i] = queues[i];
+                argv[6 + n_queues + i] = queues[i];
         }
         redisReply *reply = NULL;
         r = fc_redis_eval(c, &fetch_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 3 + (int)n_queues, (int)argc, argv,
@@ -287,13 +289,15 @@ int fc_inflight_rewrite(fc_redis_t *c, const fc_inflight_t *f, uint64_t id, cons
         return integer_result(r, reply);
 }
 
-int fc_inflight_recall(fc_redis_t *c, const fc_inflight_t *f, uint64_t token, fc_fetched_t *out, size_t *n) {
-        char tok[24];
+int fc_inflight_recall(fc_redis_t *c, const fc_inflight_t *f, unsigned fetcher, uint64_t token, fc_fetched_t *out,
+                       size_t *n) {
+        char tok[24], slot[16];
         snprintf(tok, sizeof(tok), "%" PRIu64, token);
-        const char *argv[] = {f->hash, f->last_fetch, tok};
+        snprintf(slot, sizeof(slot), "%u", fetcher);
+        const char *argv[] = {f->hash, f->last_fetch, tok, slot};
         redisReply *reply = NULL;
         *n = 0;
-        int r = fc_redis_eval(c, &recall_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 2, 3, argv, NULL);
+        int r = fc_redis_eval(c, &recall_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 2, 4, argv, NULL);
         return r < 0 ? r : fetched_from_pairs(reply, FC_INFLIGHT_FETCH_MAX, out, n);
 }
 

@@ -26,7 +26,8 @@ typedef struct fc_inflight {
         char *queue_prefix; /* "{prefix}queue:" */
         char *hash;         /* "{prefix}flowcoro:inflight:<identity>" */
         char *seq;          /* "{prefix}flowcoro:inflight-seq:<identity>" */
-        char *last_fetch;   /* "{prefix}flowcoro:inflight-last:<identity>": token first count */
+        char *last_fetch;   /* "{prefix}flowcoro:inflight-last:<identity>": hash fetcher ->
+                               "token first count" of its last fetch */
         char *retry;        /* "{prefix}retry" */
         char *dead;         /* "{prefix}dead" */
         char *schedule;     /* "{prefix}schedule" */
@@ -56,13 +57,14 @@ void fc_fetched_free(fc_fetched_t *out, size_t n);
  * byte for byte, taking from queues[0], then queues[1] when that one runs out, and so on
  * (the caller orders them by weight), and returns them, oldest of each queue
  * first, in out[0..*n). token (any number the caller never reuses) is stored
- * with the batch so that fc_inflight_recall() can find it again. Returns 0
+ * with the batch, under fetcher (a number naming the caller among the
+ * daemon's fetchers), so that fc_inflight_recall() can find it again. Returns 0
  * (with *n == 0 when every queue is empty) or an error of fc_redis_eval().
  * Redis runs the script atomically: after -ECONNRESET, -ETIMEDOUT or
  * -ECANCELED the jobs may be in flight without our knowing, and
  * fc_inflight_recall() with the same token returns them. From a coroutine. */
-int fc_inflight_fetch(fc_redis_t *c, const fc_inflight_t *f, const char *const *queues, size_t n_queues,
-                      unsigned max, uint64_t token, fc_fetched_t *out, size_t *n);
+int fc_inflight_fetch(fc_redis_t *c, const fc_inflight_t *f, unsigned fetcher, const char *const *queues,
+                      size_t n_queues, unsigned max, uint64_t token, fc_fetched_t *out, size_t *n);
 
 /* Replaces the payload of in-flight job id (still filed under queue), if it
  * is still in flight here: how a job that came without a jid keeps the one
@@ -72,10 +74,12 @@ int fc_inflight_rewrite(fc_redis_t *c, const fc_inflight_t *f, uint64_t id, cons
                         const char *payload);
 
 /* After a fetch whose outcome is unknown: returns in out[0..*n) (room for
- * FC_INFLIGHT_FETCH_MAX) the jobs of the batch fetched with token that are
- * still in the in-flight hash, or none when that fetch never ran. Returns 0
- * or an error of fc_redis_eval(). From a coroutine. */
-int fc_inflight_recall(fc_redis_t *c, const fc_inflight_t *f, uint64_t token, fc_fetched_t *out, size_t *n);
+ * FC_INFLIGHT_FETCH_MAX) the jobs of the batch fetcher fetched with token
+ * that are still in the in-flight hash, or none when that fetch never ran
+ * (or fetcher fetched again since). Returns 0 or an error of
+ * fc_redis_eval(). From a coroutine. */
+int fc_inflight_recall(fc_redis_t *c, const fc_inflight_t *f, unsigned fetcher, uint64_t token, fc_fetched_t *out,
+                       size_t *n);
 
 /* Acknowledges ids[0..n) (n <= 100000) with one HDEL. Returns how many were
  * still there, or an error of fc_redis_command(). */

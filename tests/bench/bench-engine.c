@@ -337,16 +337,15 @@ typedef struct peer_run {
 /* The peers at the settings that gave each its best on this machine
  * (tests/bench/peers/README.md), and around them. */
 static const peer_run_t peer_runs[] = {
-        {"bullmq", "noop", 100000, 50, NULL},
-        {"bullmq", "noop", 100000, 200, NULL},
-        {"bullmq", "noop", 100000, 100, "--procs 2"},
-        {"sidekiq", "noop", 50000, 10, NULL},
-        {"sidekiq", "noop", 50000, 10, "--procs 2"},
-        {"sidekiq", "noop", 50000, 25, "--procs 2"},
-        {"bullmq", "sleep", 20000, 5000, NULL},
-        {"bullmq", "sleep", 20000, 10000, "--procs 2"},
-        {"sidekiq", "sleep", 20000, 200, "--procs 2"},
-        {"sidekiq", "sleep", 20000, 400, "--procs 2"},
+        {"bullmq", "noop", 200000, 10, NULL},
+        {"bullmq", "noop", 200000, 50, NULL},
+        {"bullmq", "noop", 200000, 200, NULL},
+        {"sidekiq", "noop", 200000, 10, NULL},
+        {"sidekiq", "noop", 200000, 10, "--procs 2"},
+        {"bullmq", "sleep", 20000, 1000, "--workers 4"},
+        {"bullmq", "sleep", 20000, 2000, "--workers 4"},
+        {"sidekiq", "sleep", 20000, 200, NULL},
+        {"sidekiq", "sleep", 20000, 1000, "--procs 2"},
 };
 
 static void peers(double flowcoro_noop, double flowcoro_sleep_s) {

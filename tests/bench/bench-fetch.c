@@ -63,7 +63,7 @@ static void drain(void *arg) {
         const char *queues[] = {"default"};
         for (uint64_t token = 1;; token++) {
                 size_t n;
-                int r = fc_inflight_fetch(c, &inflight, queues, 1, batch, token, out, &n);
+                int r = fc_inflight_fetch(c, &inflight, 0, queues, 1, batch, token, out, &n);
                 if (r < 0 || n == 0) {
                         if (r < 0)
                                 atomic_store(&failed, 1);

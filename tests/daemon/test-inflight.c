@@ -89,10 +89,10 @@ static void run_steps(void *arg) {
         for (size_t i = 0; i < s->n; i++) {
                 step_t *st = &s->steps[i];
                 if (st->what == FETCH && st->n_queues)
-                        st->r = fc_inflight_fetch(c, s->f, st->queues, st->n_queues, st->max,
+                        st->r = fc_inflight_fetch(c, s->f, 0, st->queues, st->n_queues, st->max,
                                                   st->token ? st->token : ++tokens, st->out, &st->n);
                 else if (st->what == FETCH)
-                        st->r = fc_inflight_fetch(c, s->f, &st->queue, 1, st->max, st->token ? st->token : ++tokens,
+                        st->r = fc_inflight_fetch(c, s->f, 0, &st->queue, 1, st->max, st->token ? st->token : ++tokens,
                                                   st->out, &st->n);
                 else if (st->what == ACK)
                         st->r = fc_inflight_ack(c, s->f, &st->id, 1);
@@ -101,7 +101,7 @@ static void run_steps(void *arg) {
                 else if (st->what == ACK_MANY)
                         st->r = fc_inflight_ack(c, s->f, st->ids, st->n_ids);
                 else if (st->what == RECALL)
-                        st->r = fc_inflight_recall(c, s->f, st->token, st->out, &st->n);
+                        st->r = fc_inflight_recall(c, s->f, 0, st->token, st->out, &st->n);
                 else if (st->what == MOVE)
                         st->r = fc_inflight_move(c, s->f, st->moves, st->n, st->now, &dead);
                 else if (st->what == SCAN)

@@ -1,0 +1,105 @@
+# frozen_string_literal: true
+
+# Worker file for the Sidekiq peer benchmark: loaded by the real `sidekiq` CLI
+# with `-r`. See README.md in this directory.
+#
+# NoopWorker#perform does nothing; SleepWorker#perform(ms) sleeps ms
+# milliseconds.
+#
+# When FLOWCORO_BENCH_REPORT is set (sidekiq-bench.rb sets it), a server
+# middleware counts the jobs this process finished and notes, with
+# CLOCK_MONOTONIC (system-wide on Linux, so comparable with the parent), when
+# the first job started and when the last one finished; a thread writes
+# "count failed first_start last_done" to that file every 10 ms when it
+# changed (write to a temporary file, then rename). No Redis command is added
+# per job. This exists because Sidekiq 6.4 only adds its in-memory processed
+# count to Redis's stat:processed in its heartbeat, every 5 seconds, which is
+# far too coarse to time a run of a few seconds.
+
+require "sidekiq"
+
+module FlowCoroPeerBench
+  LOCK = Mutex.new
+  STATE = { count: 0, failed: 0, first: nil, last: nil }
+
+  def self.mono
+    Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
+
+  class CountMiddleware
+    def call(_worker, _job, _queue)
+      if STATE[:first].nil?
+        t = FlowCoroPeerBench.mono
+        LOCK.synchronize { STATE[:first] ||= t }
+      end
+      begin
+        yield
+      rescue Exception # rubocop:disable Lint/RescueException
+        LOCK.synchronize { STATE[:failed] += 1 }
+        raise
+      end
+      t = FlowCoroPeerBench.mono
+      LOCK.synchronize do
+        STATE[:count] += 1
+        STATE[:last] = t
+      end
+    end
+  end
+
+  def self.start_reporter(path)
+    Thread.new do
+      written = nil
+      loop do
+        line = LOCK.synchronize do
+          format("%d %d %s %s\n", STATE[:count], STATE[:failed],
+            STATE[:first] ? format("%.9f", STATE[:first]) : "-",
+            STATE[:last] ? format("%.9f", STATE[:last]) : "-")
+        end
+        if line != written
+          tmp = "#{path}.tmp"
+          File.write(tmp, line)
+          File.rename(tmp, path)
+          written = line
+        end
+        sleep 0.01
+      end
+    end
+  end
+end
+
+class NoopWorker
+  include Sidekiq::Worker
+
+  def perform
+  end
+end
+
+class SleepWorker
+  include Sidekiq::Worker
+
+  def perform(ms)
+    sleep(ms / 1000.0)
+  end
+end
+
+# Debian 12 pairs Sidekiq 6.4.1 with redis-rb 4.8, which warns on stderr at
+# every BRPOP Sidekiq's fetch makes (timeout passed positionally), i.e. once per
+# job. That is a packaging artefact, not Sidekiq's cost, so it is silenced by
+# default; set FLOWCORO_BENCH_REDIS_DEPRECATIONS=1 to keep the warnings.
+Redis.silence_deprecations = true unless ENV["FLOWCORO_BENCH_REDIS_DEPRECATIONS"] == "1"
+
+# The job log (a "start" and a "done" line per job at INFO) is turned off by
+# default (level WARN), as Sidekiq's own load test does; set
+# FLOWCORO_BENCH_LOG_LEVEL=info to keep it.
+Sidekiq.logger.level = ENV.fetch("FLOWCORO_BENCH_LOG_LEVEL", "warn").to_sym
+
+if (report = ENV["FLOWCORO_BENCH_REPORT"])
+  Sidekiq.configure_server do |config|
+    config.server_middleware do |chain|
+      chain.add FlowCoroPeerBench::CountMiddleware
+    end
+    config.on(:startup) do
+      FlowCoroPeerBench.start_reporter(report)
+    end
+  end
+end
