@@ -78,7 +78,11 @@ static int check_one(const char *path, const struct stat *st, uid_t owner, char 
                          (unsigned)st->st_uid, (unsigned)owner);
                 return -EPERM;
         }
-        if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        /* A sticky directory (/tmp) may be writable by all: there only the
+         * owner of an entry can rename or remove it, and the entry below is
+         * checked itself. */
+        bool sticky_dir = S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX);
+        if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !sticky_dir) {
                 snprintf(why, whylen, "%s is writable by %s (mode %04o); run chmod go-w on it", path,
                          (st->st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st->st_mode & 07777));
                 return -EPERM;

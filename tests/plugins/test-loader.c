@@ -145,7 +145,7 @@ static bool ancestors_safe(const char *dir) {
         snprintf(path, sizeof(path), "%s", dir);
         for (;;) {
                 if (stat(path, &st) < 0 || (st.st_uid != 0 && st.st_uid != getuid()) ||
-                    (st.st_mode & (S_IWGRP | S_IWOTH)))
+                    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)))
                         return false;
                 char *slash = strrchr(path, '/');
                 if (!slash || slash == path)
@@ -189,6 +189,9 @@ static void test_permission_checks(void **state) {
         char expect[700];
         snprintf(expect, sizeof(expect), "%s is writable by others (mode 0777)", perm_dir);
         assert_non_null(strstr(t, expect));
+        /* Sticky, like /tmp: others can't rename or remove what is ours. */
+        assert_int_equal(chmod(perm_dir, 01777), 0);
+        assert_int_equal(load_checked(&t), 0);
         assert_int_equal(chmod(perm_dir, 0755), 0);
 
         if (getuid() == 0) { /* only root can give a file away */
