@@ -60,9 +60,10 @@ static int optional_count(const json_t *payload, const char *key, long long min,
 /* A new job with room for a copy of the text and for its strings (each at
  * most as long as the text, plus a made-up jid and "default"). */
 static fc_job_t *job_new(const char *json, size_t len, char **strings) {
-        fc_job_t *job = calloc(1, sizeof(*job) + 2 * (len + 1) + 64);
+        fc_job_t *job = malloc(sizeof(*job) + 2 * (len + 1) + 64);
         if (!job)
                 return NULL;
+        memset(job, 0, sizeof(*job)); /* the text and strings after it are written before they are read */
         char *text = (char *)(job + 1);
         memcpy(text, json, len);
         text[len] = '\0';

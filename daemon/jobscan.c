@@ -158,11 +158,8 @@ static bool scan_number(scanner_t *s, fc_jtype_t *type) {
         /* The value's range, as jansson checks it. */
         char buf[64];
         size_t n = (size_t)(p - first);
-        if (n >= sizeof(buf)) {
-                if (!real)
-                        return false; /* more than 63 digits: too big for a long long */
-                return false;         /* long reals: let jansson decide */
-        }
+        if (n >= sizeof(buf))
+                return false; /* too big for a long long, or a long real: let jansson decide */
         memcpy(buf, first, n);
         buf[n] = '\0';
         errno = 0;
