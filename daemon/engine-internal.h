@@ -32,10 +32,19 @@ typedef struct fc_engine_keys {
         char *crashes;         /* flowcoro:crashes:<identity>: "<id> <signal>" of jobs that crashed it (crash.h) */
 } fc_engine_keys_t;
 
+/* A configuration and plugin set in use: the current one, and older ones
+ * while jobs fetched under them still run (each such job holds a
+ * reference). */
+typedef struct fc_engine_gen {
+        _Atomic long refs;
+        const fc_config_t *config;
+        fc_config_t *owned;        /* config, when the engine frees it (reloaded ones) */
+        fc_plugin_set_t *plugins;  /* a reference */
+        fc_dead_limits_t dead;     /* jobs.dead_max_jobs and jobs.dead_timeout */
+} fc_engine_gen_t;
+
 struct fc_engine {
         /* Set up by fc_engine_new(), read-only afterwards. */
-        const fc_config_t *config;
-        fc_plugin_set_t *plugins;
         fc_sched_t *sched;
         fc_redis_options_t redis;
         fc_identity_t id;
@@ -43,11 +52,15 @@ struct fc_engine {
         char *prefix;
         fc_engine_keys_t keys;
         fc_inflight_t inflight;
-        fc_dead_limits_t dead;
         int64_t test_retry_delay_ms; /* FLOWCORO_TEST_RETRY_DELAY_MS; -1 when unset */
         fc_redis_pool_t *pool;       /* finishes and handlers' commands */
 
         /* Shared between threads. */
+        pthread_mutex_t gen_lock;  /* guards gen (the pointer), for fc__engine_gen_take() */
+        fc_engine_gen_t *gen;      /* the current generation; the engine holds a reference */
+        _Atomic uint32_t concurrency; /* gen's, read on the job path */
+        _Atomic bool redis_up;     /* the last fetch or heartbeat reached Redis */
+        _Atomic uint64_t processed_sent, failed_sent; /* already added to Redis's counters */
         _Atomic int stop_requests; /* fc_engine_stop() calls */
         _Atomic bool quiet;
         _Atomic bool abandon;      /* shutdown gave up waiting for Redis */
@@ -73,6 +86,16 @@ struct fc_engine {
         _Atomic bool ack_sending;  /* the acknowledger has a batch out (set under ack_lock) */
         fc_chan_t *ack_bell;       /* capacity 1: wakes the acknowledger */
 };
+
+/* Takes n references of the current generation (one lock, for a whole
+ * batch of jobs). Any thread. */
+fc_engine_gen_t *fc__engine_gen_take(fc_engine_t *e, long n);
+
+/* Drops n references; the last one frees the generation. */
+void fc__engine_gen_drop(fc_engine_gen_t *g, long n);
+
+/* Records whether Redis answered (written only when it changes). */
+void fc__engine_redis_seen(fc_engine_t *e, bool up);
 
 /* Epoch seconds, with microseconds. */
 double fc__engine_now(void);

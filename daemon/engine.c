@@ -80,6 +80,97 @@ void fc__engine_due_at(fc_engine_t *e, double at) {
                 fc__engine_ring(e->poller_bell);
 }
 
+/* ---- generations: configuration and plugins in use ----------------------- */
+
+static fc_engine_gen_t *gen_new(const fc_config_t *config, fc_config_t *owned, fc_plugin_set_t *plugins) {
+        fc_engine_gen_t *g = calloc(1, sizeof(*g));
+        if (!g)
+                return NULL;
+        atomic_init(&g->refs, 1);
+        g->config = config;
+        g->owned = owned;
+        g->plugins = fc_plugin_set_ref(plugins);
+        g->dead.max_jobs = config->jobs.dead_max_jobs;
+        g->dead.timeout_s = (double)config->jobs.dead_timeout_ms / 1000.0;
+        return g;
+}
+
+fc_engine_gen_t *fc__engine_gen_take(fc_engine_t *e, long n) {
+        pthread_mutex_lock(&e->gen_lock);
+        fc_engine_gen_t *g = e->gen;
+        atomic_fetch_add_explicit(&g->refs, n, memory_order_relaxed);
+        pthread_mutex_unlock(&e->gen_lock);
+        return g;
+}
+
+void fc__engine_gen_drop(fc_engine_gen_t *g, long n) {
+        if (!g || atomic_fetch_sub_explicit(&g->refs, n, memory_order_acq_rel) != n)
+                return;
+        fc_plugin_set_unref(g->plugins);
+        fc_config_free(g->owned);
+        free(g);
+}
+
+void fc__engine_redis_seen(fc_engine_t *e, bool up) {
+        if (atomic_load_explicit(&e->redis_up, memory_order_relaxed) != up)
+                atomic_store_explicit(&e->redis_up, up, memory_order_relaxed);
+}
+
+int fc_engine_reload(fc_engine_t *e, fc_config_t *config, fc_plugin_set_t *plugins) {
+        fc_engine_gen_t *g = gen_new(config, config, plugins);
+        if (!g)
+                return -ENOMEM;
+        pthread_mutex_lock(&e->gen_lock);
+        fc_engine_gen_t *old = e->gen;
+        e->gen = g;
+        atomic_store(&e->concurrency, config->concurrency);
+        pthread_mutex_unlock(&e->gen_lock);
+        fc__engine_gen_drop(old, 1);
+        for (size_t i = 0; i < FC_ENGINE_FETCHERS; i++) /* more room, other queues */
+                fc__engine_ring(e->fetchers[i].bell);
+        return 0;
+}
+
+const fc_config_t *fc_engine_config(fc_engine_t *e) {
+        pthread_mutex_lock(&e->gen_lock);
+        const fc_config_t *c = e->gen->config;
+        pthread_mutex_unlock(&e->gen_lock);
+        return c;
+}
+
+void fc_engine_status(fc_engine_t *e, fc_engine_status_t *out) {
+        *out = (fc_engine_status_t){
+                .busy = atomic_load(&e->busy),
+                .concurrency = atomic_load(&e->concurrency),
+                .processed = atomic_load(&e->processed_sent) + atomic_load(&e->processed),
+                .failed = atomic_load(&e->failed_sent) + atomic_load(&e->failed),
+                .quiet = atomic_load(&e->quiet),
+                .stopping = fc__engine_stopping(e),
+                .redis_up = atomic_load(&e->redis_up),
+        };
+}
+
+typedef struct coro_search {
+        const fc_coro_t *coro;
+        char *buf;
+        size_t size;
+        bool found;
+} coro_search_t;
+
+static void describe_if_coro(fc_running_job_t *job, void *arg) {
+        coro_search_t *s = arg;
+        if (s->found || job->coro != s->coro)
+                return;
+        snprintf(s->buf, s->size, "job %s (class %s, queue %s)", job->jid, job->klass, job->queue);
+        s->found = true;
+}
+
+bool fc_engine_describe_coro(fc_engine_t *e, const fc_coro_t *coro, char *buf, size_t size) {
+        coro_search_t s = {.coro = coro, .buf = buf, .size = size};
+        fc_running_foreach(&e->running, describe_if_coro, &s);
+        return s.found;
+}
+
 /* ---- creation ----------------------------------------------------------- */
 
 static void keys_free(fc_engine_keys_t *k) {
@@ -124,8 +215,8 @@ void fc_engine_free(fc_engine_t *e) {
         fc_running_destroy(&e->running);
         pthread_mutex_destroy(&e->ack_lock);
         free(e->acks);
-        if (e->plugins)
-                fc_plugin_set_unref(e->plugins);
+        fc__engine_gen_drop(e->gen, 1);
+        pthread_mutex_destroy(&e->gen_lock);
         free(e);
 }
 
@@ -135,13 +226,16 @@ int fc_engine_new(const fc_engine_options_t *o, fc_engine_t **out) {
                 return -ENOMEM;
         fc_running_init(&e->running);
         pthread_mutex_init(&e->ack_lock, NULL);
-        e->config = o->config;
-        e->plugins = fc_plugin_set_ref(o->plugins);
+        pthread_mutex_init(&e->gen_lock, NULL);
+        e->gen = gen_new(o->config, NULL, o->plugins);
+        if (!e->gen) {
+                fc_engine_free(e);
+                return -ENOMEM;
+        }
+        atomic_init(&e->concurrency, o->config->concurrency);
         e->sched = o->sched;
         e->redis = *o->redis;
         e->started_at = fc__engine_now();
-        e->dead.max_jobs = o->config->jobs.dead_max_jobs;
-        e->dead.timeout_s = (double)o->config->jobs.dead_timeout_ms / 1000.0;
         atomic_store(&e->poller_next_ms, INT64_MAX);
         const char *test_delay = getenv("FLOWCORO_TEST_RETRY_DELAY_MS");
         e->test_retry_delay_ms = test_delay && *test_delay ? strtoll(test_delay, NULL, 10) : -1;
@@ -288,6 +382,7 @@ static void acker_main(void *arg) {
 
 typedef struct job_run {
         fc_engine_t *e;
+        fc_engine_gen_t *gen; /* a reference: the settings and handlers it runs with */
         fc_fetched_t fetched;
         fc_job_t *job;
         fc_running_job_t listed;
@@ -356,14 +451,14 @@ static char *invalid_job_entry(const fc_fetched_t *f, const char *why, double no
 
 /* Files the job in retry, dead or schedule, retrying while Redis is away.
  * From a coroutine that is not cancelled. */
-static void finish_now(fc_engine_t *e, uint64_t id, const char *jid, fc_finish_t how, double at,
-                       const char *payload) {
+static void finish_now(fc_engine_t *e, const fc_dead_limits_t *dead, uint64_t id, const char *jid,
+                       fc_finish_t how, double at, const char *payload) {
         for (;;) {
                 fc_redis_t *c;
                 int r = fc_redis_pool_acquire(e->pool, &c);
                 if (r < 0)
                         return;
-                r = fc_inflight_finish(c, &e->inflight, id, how, at, payload, fc__engine_now(), &e->dead);
+                r = fc_inflight_finish(c, &e->inflight, id, how, at, payload, fc__engine_now(), dead);
                 if (r == 0)
                         fc_log(FC_LOG_WARNING, "job %s was taken over by another daemon while it ran here (this "
                                                "daemon's heartbeat had lapsed); its outcome here is dropped", jid);
@@ -388,16 +483,19 @@ static void job_release(job_run_t *jr) {
         fc_job_free(jr->job);
         fc_fetched_free(&jr->fetched, 1);
         free(jr->payload);
+        fc__engine_gen_drop(jr->gen, 1);
         free(jr);
         uint32_t busy = atomic_fetch_sub(&e->busy, 1) - 1;
-        for (size_t i = 0; i < FC_ENGINE_FETCHERS && busy < e->config->concurrency; i++)
+        uint32_t concurrency = atomic_load_explicit(&e->concurrency, memory_order_relaxed);
+        for (size_t i = 0; i < FC_ENGINE_FETCHERS && busy < concurrency; i++)
                 if (atomic_load(&e->fetchers[i].waits_for_room))
                         fc__engine_ring(e->fetchers[i].bell);
 }
 
 static void finish_main(void *arg) {
         job_run_t *jr = arg;
-        finish_now(jr->e, jr->fetched.id, jr->job ? jr->job->jid : "?", jr->how, jr->at, jr->payload);
+        finish_now(jr->e, &jr->gen->dead, jr->fetched.id, jr->job ? jr->job->jid : "?", jr->how, jr->at,
+                   jr->payload);
         job_release(jr);
 }
 
@@ -449,7 +547,7 @@ static void finish_failed(job_run_t *jr, fc_job_status_t status, int handler_max
         double now = fc__engine_now();
         atomic_fetch_add(&e->processed, 1);
         atomic_fetch_add(&e->failed, 1);
-        if (fc_failure_decide(job, status, handler_max_retries, e->config->jobs.max_retries, now,
+        if (fc_failure_decide(job, status, handler_max_retries, jr->gen->config->jobs.max_retries, now,
                               (unsigned)fc__engine_random_below(10), &f) < 0) {
                 fc_log(FC_LOG_ERROR, "out of memory deciding the retry of job %s; it stays in flight", job->jid);
                 job_release(jr);
@@ -477,12 +575,12 @@ static void finish_failed(job_run_t *jr, fc_job_status_t status, int handler_max
 
 /* The deadline: the job's "timeout" (seconds, FlowCoro's extension), else
  * the handler's, else jobs.default_timeout. 0 = none. */
-static int64_t job_timeout_ms(const fc_engine_t *e, const fc_job_t *job, const fc_plugin_handler_t *h) {
+static int64_t job_timeout_ms(const fc_config_t *config, const fc_job_t *job, const fc_plugin_handler_t *h) {
         if (job->timeout_s > 0 && job->timeout_s < 1e9)
                 return (int64_t)ceil(job->timeout_s * 1000.0);
         if (h->def->timeout_ms)
                 return (int64_t)h->def->timeout_ms;
-        return (int64_t)e->config->jobs.default_timeout_ms;
+        return (int64_t)config->jobs.default_timeout_ms;
 }
 
 /* A job that came without a jid got one: file it with the job before the
@@ -507,11 +605,12 @@ static void keep_made_jid(fc_engine_t *e, job_run_t *jr) {
 static void job_main(void *arg) {
         job_run_t *jr = arg;
         fc_engine_t *e = jr->e;
+        const fc_config_t *config = jr->gen->config;
         char *why = jr->why;
 
-        if (jr->fetched.len > e->config->jobs.max_payload) {
+        if (jr->fetched.len > config->jobs.max_payload) {
                 snprintf(why, sizeof(jr->why), "job payload: %zu bytes, over jobs.max_payload (%" PRIu64 " bytes)",
-                         jr->fetched.len, e->config->jobs.max_payload);
+                         jr->fetched.len, config->jobs.max_payload);
                 finish_invalid(jr, why);
                 return;
         }
@@ -522,8 +621,7 @@ static void job_main(void *arg) {
         fc_job_t *job = jr->job;
         if (job->jid_made)
                 keep_made_jid(e, jr);
-        fc_plugin_set_t *plugins = fc_plugin_set_ref(e->plugins);
-        const fc_plugin_handler_t *h = fc_plugin_set_find(plugins, job->klass);
+        const fc_plugin_handler_t *h = fc_plugin_set_find(jr->gen->plugins, job->klass);
         if (!h) {
                 snprintf(jr->cause, sizeof(jr->cause), "no handler for class %.256s", job->klass);
                 fc_log_limited(FC_LOG_WARNING, jr->cause,
@@ -532,12 +630,11 @@ static void job_main(void *arg) {
                 job->error_class = strdup("FlowCoro::UnknownClass");
                 if (asprintf(&job->error_message, "no loaded plugin handles class \"%s\"", job->klass) < 0)
                         job->error_message = NULL;
-                fc_plugin_set_unref(plugins);
                 finish_failed(jr, FC_JOB_RETRY, -1);
                 return;
         }
 
-        int64_t timeout = job_timeout_ms(e, job, h);
+        int64_t timeout = job_timeout_ms(config, job, h);
         jr->listed = (fc_running_job_t){
                 .id = jr->fetched.id,
                 .queue = jr->fetched.queue,
@@ -550,7 +647,6 @@ static void job_main(void *arg) {
         };
         if (!fc_running_add(&e->running, &jr->listed)) {
                 /* Shutdown is cancelling: don't start; it goes back to its queue. */
-                fc_plugin_set_unref(plugins);
                 job_release(jr);
                 return;
         }
@@ -561,7 +657,6 @@ static void job_main(void *arg) {
         fc_set_deadline(FC_FOREVER);
         fc_running_remove(&e->running, &jr->listed);
         int handler_max_retries = h->def->max_retries;
-        fc_plugin_set_unref(plugins); /* h is not used past this point */
 
         if (status == FC_JOB_OK) {
                 atomic_fetch_add(&e->processed, 1);
@@ -628,7 +723,11 @@ static void weighted_order(const fc_config_t *cfg, const char **out) {
  * busy already. A job that can't get one (no stack: the log says which
  * limit) goes back to the front of its queue. Jobs whose buf is NULL are
  * skipped (taken elsewhere, their places given back). */
-static void start_jobs(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_t n) {
+static void start_jobs(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_fetched_t *batch, size_t n) {
+        /* A reference for every job, taken before any of them can finish and
+         * drop its own (the caller's keeps g alive until then). */
+        long unused = (long)n;
+        atomic_fetch_add_explicit(&g->refs, unused, memory_order_relaxed);
         for (size_t i = 0; i < n; i++) {
                 if (!batch[i].buf)
                         continue;
@@ -636,9 +735,11 @@ static void start_jobs(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_
                 if (jr) {
                         memset(jr, 0, offsetof(job_run_t, why));
                         jr->e = e;
+                        jr->gen = g;
                         jr->fetched = batch[i];
                         if (fc_spawn(e->sched, job_main, jr, NULL) == 0) {
                                 batch[i].buf = NULL; /* the job's now */
+                                unused--;
                                 continue;
                         }
                         free(jr);
@@ -647,9 +748,10 @@ static void start_jobs(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *batch, size_
                 fc_log_limited(FC_LOG_ERROR, "spawn failed", "cannot start a coroutine for a job: %s; the job goes "
                                "back to its queue", *fc_last_error() ? fc_last_error() : "out of memory");
                 fc_move_t back = {.id = batch[i].id, .queue = batch[i].queue, .payload = batch[i].payload};
-                fc_inflight_move(c, &e->inflight, &back, 1, fc__engine_now(), &e->dead);
+                fc_inflight_move(c, &e->inflight, &back, 1, fc__engine_now(), &g->dead);
                 fc_sleep(10); /* let running jobs give their stacks back */
         }
+        fc__engine_gen_drop(g, unused);
         fc_fetched_free(batch, n);
 }
 
@@ -680,7 +782,7 @@ static bool wait_until_settled(fc_engine_t *e, fc_chan_t *bell) {
 
 /* Puts jobs back at the front of their queues, untouched, in their order.
  * Returns 0 or an error of fc_inflight_move(); frees them when moved. */
-static int put_back(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *jobs, size_t n) {
+static int put_back(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_fetched_t *jobs, size_t n) {
         if (n == 0)
                 return 0;
         fc_move_t *back = calloc(n, sizeof(*back));
@@ -689,7 +791,7 @@ static int put_back(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *jobs, size_t n)
         for (size_t k = 0; k < n; k++) /* the last one given is taken first */
                 back[k] = (fc_move_t){.id = jobs[n - 1 - k].id, .queue = jobs[n - 1 - k].queue,
                                       .payload = jobs[n - 1 - k].payload};
-        int r = fc_inflight_move(c, &e->inflight, back, n, fc__engine_now(), &e->dead);
+        int r = fc_inflight_move(c, &e->inflight, back, n, fc__engine_now(), &g->dead);
         free(back);
         if (r < 0)
                 return r;
@@ -706,16 +808,17 @@ static int put_back(fc_engine_t *e, fc_redis_t *c, fc_fetched_t *jobs, size_t n)
  * at a time the same way); all of them do when another fetcher is running
  * a suspect already. Nobody fetches meanwhile. Takes the suspects and
  * their places in busy. */
-static void run_suspects(fc_engine_t *e, fc_redis_t *c, fc_chan_t *bell, fc_fetched_t *suspects, size_t n) {
+static void run_suspects(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_chan_t *bell,
+                         fc_fetched_t *suspects, size_t n) {
         if (atomic_exchange(&e->isolating, true)) {
-                if (put_back(e, c, suspects, n) < 0) {
+                if (put_back(e, g, c, suspects, n) < 0) {
                         /* They stay in flight here; shutdown puts them back. */
                         fc_fetched_free(suspects, n);
                         atomic_fetch_sub(&e->busy, (uint32_t)n);
                 }
                 return;
         }
-        if (n > 1 && put_back(e, c, suspects + 1, n - 1) == 0)
+        if (n > 1 && put_back(e, g, c, suspects + 1, n - 1) == 0)
                 n = 1;
         size_t i = 0;
         /* Its own place must not keep the engine from settling. */
@@ -724,7 +827,7 @@ static void run_suspects(fc_engine_t *e, fc_redis_t *c, fc_chan_t *bell, fc_fetc
                 fc_log_limited(FC_LOG_INFO, "suspect", "running a job alone (queue %s): it was in flight in a daemon "
                                "that died", suspects[i].queue);
                 atomic_fetch_add(&e->busy, 1);
-                start_jobs(e, c, &suspects[i], 1);
+                start_jobs(e, g, c, &suspects[i], 1);
         }
         if (i == n)
                 wait_until_settled(e, bell);
@@ -734,23 +837,23 @@ static void run_suspects(fc_engine_t *e, fc_redis_t *c, fc_chan_t *bell, fc_fetc
 }
 
 /* Starts a fetched batch: the suspects alone, after the rest. */
-static void start_batch(fc_engine_t *e, fc_redis_t *c, fc_chan_t *bell, fc_fetched_t *batch, size_t n,
-                        fc_fetched_t *suspects) {
+static void start_batch(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_chan_t *bell, fc_fetched_t *batch,
+                        size_t n, fc_fetched_t *suspects) {
         size_t n_suspects = 0;
         for (size_t i = 0; i < n; i++)
                 if (is_suspect(&batch[i])) {
                         suspects[n_suspects++] = batch[i];
                         batch[i].buf = NULL;
                 }
-        start_jobs(e, c, batch, n);
+        start_jobs(e, g, c, batch, n);
         if (n_suspects)
-                run_suspects(e, c, bell, suspects, n_suspects);
+                run_suspects(e, g, c, bell, suspects, n_suspects);
 }
 
 /* Takes up to FC_INFLIGHT_FETCH_MAX places under concurrency for a fetch:
  * returns how many, or 0 when there are too few free to be worth a fetch. */
 static uint32_t reserve_places(fc_engine_t *e) {
-        uint32_t concurrency = e->config->concurrency;
+        uint32_t concurrency = atomic_load(&e->concurrency);
         uint32_t enough = concurrency / 10 < 50 ? concurrency / 10 : 50;
         uint32_t busy = atomic_load(&e->busy);
         for (;;) {
@@ -768,91 +871,122 @@ typedef struct fetcher_arg {
         unsigned index;
 } fetcher_arg_t;
 
+/* One fetcher's state (its coroutine's own). */
+typedef struct fetcher {
+        fc_engine_t *e;
+        unsigned index;
+        bool first;                /* the one that polls idle queues */
+        struct fc_fetcher *shared; /* e->fetchers[index] */
+        fc_redis_t *c;
+        fc_fetched_t *batch, *suspects;
+        const char **order;        /* room for order_cap queue names */
+        size_t order_cap;
+        uint64_t token, unknown;   /* the last fetch's token; one whose outcome is unknown */
+        int64_t last_found_ms;     /* when a fetch last found jobs */
+} fetcher_t;
+
+/* What to do after a round. */
+typedef enum fetch_next { FETCH_AGAIN, FETCH_RETRY_LATER } fetch_next_t;
+
+/* One round with one generation: recall an unknown fetch, or wait for
+ * room, or fetch and start a batch. */
+static fetch_next_t fetch_round(fetcher_t *f, fc_engine_gen_t *g) {
+        fc_engine_t *e = f->e;
+        size_t n = 0;
+        if (f->unknown) {
+                /* Did the last fetch move jobs? Run them if so. */
+                if (fc_inflight_recall(f->c, &e->inflight, f->index, f->unknown, f->batch, &n) < 0)
+                        return FETCH_RETRY_LATER;
+                f->unknown = 0;
+                atomic_fetch_add(&e->busy, (uint32_t)n);
+                start_batch(e, g, f->c, f->shared->bell, f->batch, n, f->suspects);
+                return FETCH_AGAIN;
+        }
+        uint32_t want = 0;
+        bool may = !atomic_load(&e->quiet) && !atomic_load(&e->isolating) &&
+                   (f->first || atomic_load(&e->queues_full));
+        if (may)
+                want = reserve_places(e);
+        if (want == 0) {
+                atomic_store(&f->shared->waits_for_room, true);
+                fc__engine_wait(f->shared->bell, !may ? (f->first ? 100 : FC_FOREVER) : 1000);
+                atomic_store(&f->shared->waits_for_room, false);
+                return FETCH_AGAIN;
+        }
+        size_t n_queues = g->config->n_queues;
+        if (n_queues > f->order_cap) {
+                const char **order = realloc(f->order, n_queues * sizeof(*order));
+                if (!order) {
+                        atomic_fetch_sub(&e->busy, want);
+                        fc_log_limited(FC_LOG_ERROR, "fetch memory", "out of memory ordering %zu queues; retrying",
+                                       n_queues);
+                        fc__engine_wait(f->shared->bell, ERROR_RETRY_MS);
+                        return FETCH_AGAIN;
+                }
+                f->order = order;
+                f->order_cap = n_queues;
+        }
+        weighted_order(g->config, f->order);
+        int r = fc_inflight_fetch(f->c, &e->inflight, f->index, f->order, n_queues, want, ++f->token, f->batch,
+                                  &n);
+        fc__engine_redis_seen(e, r == 0);
+        if (r < 0) {
+                /* The places stay taken until the recall says what came. */
+                atomic_fetch_sub(&e->busy, want);
+                f->unknown = f->token;
+                return FETCH_RETRY_LATER;
+        }
+        atomic_fetch_sub(&e->busy, want - (uint32_t)n); /* the places not filled */
+        bool full = n == want;
+        if (atomic_exchange(&e->queues_full, full) != full && full)
+                ring_fetchers(e); /* wake the others: there is more */
+        start_batch(e, g, f->c, f->shared->bell, f->batch, n, f->suspects);
+        /* Empty queues: look again after a quarter of the time since jobs
+         * last came (a trickle of jobs starts within a quarter of its gaps),
+         * at least 1 ms and at most IDLE_POLL_MAX_MS: an idle daemon fetches
+         * about 1000 / IDLE_POLL_MAX_MS times a second. */
+        int64_t now = fc_now_ms();
+        if (n > 0)
+                f->last_found_ms = now;
+        else if (f->first) {
+                int64_t wait = (now - f->last_found_ms) / 4;
+                fc__engine_wait(f->shared->bell, wait < 1 ? 1 : wait > IDLE_POLL_MAX_MS ? IDLE_POLL_MAX_MS : wait);
+        }
+        return FETCH_AGAIN;
+}
+
 /* One fetcher. The first polls the queues when they are empty; the others
  * join in only while fetches come back full, so an idle daemon polls once,
  * not once per fetcher. */
 static void fetcher_main(void *arg) {
         fetcher_arg_t *fa = arg;
         fc_engine_t *e = fa->e;
-        struct fc_fetcher *self = &e->fetchers[fa->index];
-        bool first = fa->index == 0;
-        fc_redis_t *c = NULL;
-        fc_fetched_t *batch = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*batch));
-        fc_fetched_t *suspects = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*suspects));
-        const char **order = calloc(e->config->n_queues, sizeof(*order));
-        uint64_t token = 0, unknown = 0; /* a fetch whose outcome is unknown */
-        int64_t last_found_ms = 0;       /* when a fetch last found jobs */
+        fetcher_t f = {.e = e, .index = fa->index, .first = fa->index == 0, .shared = &e->fetchers[fa->index]};
+        f.batch = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*f.batch));
+        f.suspects = calloc(FC_INFLIGHT_FETCH_MAX, sizeof(*f.suspects));
         char role[32];
         snprintf(role, sizeof(role), "fetcher-%u", fa->index);
-        if (!batch || !suspects || !order || fc__engine_connect(e, role, &c) < 0) {
+        if (!f.batch || !f.suspects || fc__engine_connect(e, role, &f.c) < 0) {
                 fc_log(FC_LOG_ERROR, "the fetcher cannot start; stopping");
                 fc_engine_stop(e);
-                goto out;
-        }
-        while (!fc__engine_stopping(e)) {
-                size_t n = 0;
-                int r;
-                if (unknown) {
-                        /* Did the last fetch move jobs? Run them if so. */
-                        r = fc_inflight_recall(c, &e->inflight, fa->index, unknown, batch, &n);
-                        if (r == 0) {
-                                unknown = 0;
-                                atomic_fetch_add(&e->busy, (uint32_t)n);
-                                start_batch(e, c, self->bell, batch, n, suspects);
-                                continue;
+        } else {
+                while (!fc__engine_stopping(e)) {
+                        fc_engine_gen_t *g = fc__engine_gen_take(e, 1);
+                        fetch_next_t next = fetch_round(&f, g);
+                        fc__engine_gen_drop(g, 1);
+                        if (next == FETCH_RETRY_LATER) {
+                                fc_log_limited(FC_LOG_WARNING, "fetch failed", "cannot fetch jobs: %s; retrying",
+                                               fc_redis_last_error(f.c));
+                                fc__engine_wait(f.shared->bell, ERROR_RETRY_MS);
                         }
-                } else {
-                        uint32_t want = 0;
-                        bool may = !atomic_load(&e->quiet) && !atomic_load(&e->isolating) &&
-                                   (first || atomic_load(&e->queues_full));
-                        if (may)
-                                want = reserve_places(e);
-                        if (want == 0) {
-                                atomic_store(&self->waits_for_room, true);
-                                fc__engine_wait(self->bell, !may ? (first ? 100 : FC_FOREVER) : 1000);
-                                atomic_store(&self->waits_for_room, false);
-                                continue;
-                        }
-                        weighted_order(e->config, order);
-                        r = fc_inflight_fetch(c, &e->inflight, fa->index, order, e->config->n_queues, want, ++token,
-                                              batch, &n);
-                        if (r == 0) {
-                                atomic_fetch_sub(&e->busy, want - (uint32_t)n); /* the places not filled */
-                                bool full = n == want;
-                                if (atomic_exchange(&e->queues_full, full) != full && full)
-                                        ring_fetchers(e); /* wake the others: there is more */
-                                start_batch(e, c, self->bell, batch, n, suspects);
-                                /* Empty queues: look again after a quarter of the
-                                 * time since jobs last came (a trickle of jobs starts
-                                 * within a quarter of its gaps), at least 1 ms and at
-                                 * most IDLE_POLL_MAX_MS: an idle daemon fetches about
-                                 * 1000 / IDLE_POLL_MAX_MS times a second. */
-                                int64_t now = fc_now_ms();
-                                if (n > 0)
-                                        last_found_ms = now;
-                                else if (first) {
-                                        int64_t wait = (now - last_found_ms) / 4;
-                                        fc__engine_wait(self->bell, wait < 1                  ? 1
-                                                                    : wait > IDLE_POLL_MAX_MS ? IDLE_POLL_MAX_MS
-                                                                                              : wait);
-                                }
-                                continue;
-                        }
-                        /* The places stay taken until the recall says what came. */
-                        atomic_fetch_sub(&e->busy, want);
-                        unknown = token;
                 }
-                fc_log_limited(FC_LOG_WARNING, "fetch failed", "cannot fetch jobs: %s; retrying",
-                               fc_redis_last_error(c));
-                fc__engine_wait(self->bell, ERROR_RETRY_MS);
         }
         /* A fetch with an unknown outcome left its jobs, if any, in flight:
          * the shutdown's requeue puts them back. */
-out:
-        free(order);
-        free(batch);
-        free(suspects);
-        fc_redis_free(c);
+        free(f.order);
+        free(f.batch);
+        free(f.suspects);
+        fc_redis_free(f.c);
 }
 
 /* ---- overrun check ------------------------------------------------------- */
@@ -935,8 +1069,9 @@ int fc_engine_run(fc_engine_t *e) {
         if (fc__engine_connect(e, "engine", &c) < 0)
                 return -ENOMEM;
         fc_host_use_redis_pool(e->pool);
+        const fc_config_t *config = e->gen->config; /* no reload before "running" */
         fc_log(FC_LOG_NOTICE, "flowcorod %s starting: Redis %s, queues %zu, concurrency %u, instance %s",
-               e->id.name, e->config->redis.url, e->config->n_queues, e->config->concurrency, e->id.instance);
+               e->id.name, config->redis.url, config->n_queues, config->concurrency, e->id.instance);
         if (start_up(e, c) < 0) {
                 fc_redis_free(c);
                 return 0; /* stopped before Redis ever answered: nothing fetched */
@@ -968,12 +1103,15 @@ int fc_engine_run(fc_engine_t *e) {
                 fc__engine_wait(e->stop_bell, FC_FOREVER);
 
         /* Stop fetching, then give running jobs shutdown_timeout. */
+        fc_engine_gen_t *g = fc__engine_gen_take(e, 1);
+        int64_t shutdown_timeout_ms = (int64_t)g->config->shutdown_timeout_ms;
+        fc__engine_gen_drop(g, 1);
         fc_log(FC_LOG_NOTICE, "stopping: %u jobs running, waiting up to %.1f s for them",
-               atomic_load(&e->busy), (double)e->config->shutdown_timeout_ms / 1000.0);
+               atomic_load(&e->busy), (double)shutdown_timeout_ms / 1000.0);
         for (size_t i = 0; i < FC_ENGINE_FETCHERS; i++)
                 if (fetchers[i])
                         fc_join(fetchers[i]);
-        uint32_t left = wait_for_jobs(e, (int64_t)e->config->shutdown_timeout_ms);
+        uint32_t left = wait_for_jobs(e, shutdown_timeout_ms);
         if (left > 0) {
                 size_t n = fc_running_cancel_all(&e->running);
                 fc_log(FC_LOG_NOTICE, "cancelled %zu jobs still running; they go back to their queues", n);

@@ -44,6 +44,39 @@ void fc_engine_stop(fc_engine_t *e);
  * Any thread. */
 void fc_engine_quiet(fc_engine_t *e);
 
+/* Applies a reloaded configuration (from fc_config_reload(); settings that
+ * need a restart are not applied, fc_config_restart_keys() names them) and
+ * its plugin set: jobs fetched from now on use them, jobs already fetched
+ * finish with the set and settings they started with. Returns 0, taking
+ * config (freed once no job uses it) and a reference of plugins (the
+ * caller keeps its own); or -ENOMEM, changing nothing (config stays the
+ * caller's). Any thread. */
+int fc_engine_reload(fc_engine_t *e, fc_config_t *config, fc_plugin_set_t *plugins);
+
+/* The configuration in use: the one given to fc_engine_new() or the last
+ * reloaded one. Valid until the next fc_engine_reload(), so only the
+ * thread that reloads may call this. */
+const fc_config_t *fc_engine_config(fc_engine_t *e);
+
+typedef struct fc_engine_status {
+        uint32_t busy;          /* jobs fetched and not finished */
+        uint32_t concurrency;   /* the limit in use */
+        uint64_t processed;     /* jobs run since start (Sidekiq's count: failures too) */
+        uint64_t failed;        /* of which failed */
+        bool quiet;             /* fetching stopped by quiet */
+        bool stopping;          /* fc_engine_stop() was called */
+        bool redis_up;          /* the last fetch or heartbeat reached Redis */
+} fc_engine_status_t;
+
+/* A snapshot of the engine's state. Any thread. */
+void fc_engine_status(fc_engine_t *e, fc_engine_status_t *out);
+
+/* Writes into buf (NUL-terminated, truncated to size) who the coroutine
+ * coro runs: "job <jid> (class <class>, queue <queue>)", and returns true;
+ * returns false when it runs no job. For the watchdog, which knows which
+ * coroutine holds a stalled scheduler thread. Any thread. */
+bool fc_engine_describe_coro(fc_engine_t *e, const fc_coro_t *coro, char *buf, size_t size);
+
 /* Sidekiq's identity of this daemon ("host:pid:hex"). */
 const char *fc_engine_identity(const fc_engine_t *e);
 

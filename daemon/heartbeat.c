@@ -34,16 +34,19 @@ static long rss_kib(void) {
 }
 
 /* Sidekiq's "info" JSON (launcher.rb's to_data), plus FlowCoro's version. */
-static char *info_json(const fc_engine_t *e) {
+static char *info_json(fc_engine_t *e) {
+        fc_engine_gen_t *g = fc__engine_gen_take(e, 1);
+        const fc_config_t *config = g->config;
         json_t *queues = json_array();
-        for (size_t i = 0; i < e->config->n_queues; i++)
-                json_array_append_new(queues, json_string(e->config->queues[i].name));
+        for (size_t i = 0; i < config->n_queues; i++)
+                json_array_append_new(queues, json_string(config->queues[i].name));
         json_t *o = json_pack("{s:s, s:f, s:i, s:s, s:i, s:o, s:[s], s:s, s:s}", "hostname", e->id.hostname,
                               "started_at", e->started_at, "pid", (int)e->id.pid, "tag", e->id.instance,
-                              "concurrency", (int)e->config->concurrency, "queues", queues, "labels", "flowcoro",
+                              "concurrency", (int)config->concurrency, "queues", queues, "labels", "flowcoro",
                               "identity", e->id.name, "version", FC_VERSION_STRING);
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
+        fc__engine_gen_drop(g, 1);
         return s;
 }
 
@@ -224,7 +227,12 @@ out:
         free(replies);
         free(info);
         workers_free(&w);
-        if (r < 0) {
+        if (r != -ENOMEM)
+                fc__engine_redis_seen(e, r == 0 || r == FC_REDIS_E_REPLY);
+        if (r == 0) {
+                atomic_fetch_add(&e->processed_sent, processed);
+                atomic_fetch_add(&e->failed_sent, failed);
+        } else {
                 /* Keep the counts for the next beat, as Sidekiq does. */
                 atomic_fetch_add(&e->processed, processed);
                 atomic_fetch_add(&e->failed, failed);

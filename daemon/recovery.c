@@ -156,7 +156,9 @@ static int recover_batch(fc_engine_t *e, fc_redis_t *c, const fc_inflight_t *f, 
          * the oldest is taken next. */
         if (r == 0) {
                 qsort(moves, n, sizeof(*moves), by_id_descending);
-                r = fc_inflight_move(c, f, moves, n, now, &e->dead);
+                fc_engine_gen_t *g = fc__engine_gen_take(e, 1);
+                r = fc_inflight_move(c, f, moves, n, now, &g->dead);
+                fc__engine_gen_drop(g, 1);
         }
         for (size_t i = 0; owned && i < n; i++)
                 free(owned[i]);

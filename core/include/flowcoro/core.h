@@ -67,6 +67,22 @@ void fc_sched_destroy(fc_sched_t *s);
 /* Number of scheduler threads. Can't fail. */
 unsigned fc_sched_threads(const fc_sched_t *s);
 
+/* Index (0 to fc_sched_threads() - 1) of the scheduler thread running the
+ * caller, or -1 outside every scheduler's threads: per-thread counters. */
+int fc_self_worker(void);
+
+/* How many coroutines are ready to run on scheduler thread i, waiting for
+ * their turn: a snapshot, for metrics. Any thread. */
+size_t fc_sched_ready(const fc_sched_t *s, unsigned i);
+
+/* Finds a scheduler thread that has run one coroutine for more than ms
+ * without coming back to its loop (an idle thread waiting for work is not
+ * stalled). Returns its index, storing that coroutine in *coro and how long
+ * it has held the thread in *held_ms; -1 when no thread is stalled. The
+ * coroutine may end at any moment: use *coro only as a key to look it up
+ * elsewhere, never dereference it. Any thread: the service watchdog. */
+int fc_sched_stalled(fc_sched_t *s, int64_t ms, const fc_coro_t **coro, int64_t *held_ms);
+
 /* ---- coroutines ------------------------------------------------------ */
 
 /* Starts fn(arg) as a new coroutine on the pool. Any thread may call this.
