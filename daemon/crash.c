@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "decimal.h"
+
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 
 static struct sigaction previous[sizeof(fatal_signals) / sizeof(fatal_signals[0])];
@@ -28,18 +30,6 @@ static _Atomic int crash_fd = -1;
 
 void fc_crash_set_fd(int fd) {
         atomic_store(&crash_fd, fd);
-}
-
-/* Appends the decimal v to p; returns the new end. */
-static char *put_u64(char *p, uint64_t v) {
-        char tmp[20];
-        int n = 0;
-        do
-                tmp[n++] = (char)('0' + v % 10);
-        while ((v /= 10) != 0);
-        while (n)
-                *p++ = tmp[--n];
-        return p;
 }
 
 static char *put(char *p, const char *s, size_t n) {
@@ -64,16 +54,16 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx) {
                         }
         if (fd >= 0 && id) {
                 /* *3 $5 RPUSH $<key> <key> $<value> "<id> <signal>" */
-                char value[48], *v = put_u64(value, id);
+                char value[48], *v = fc_put_u64(value, id);
                 *v++ = ' ';
-                v = put_u64(v, (uint64_t)sig);
+                v = fc_put_u64(v, (uint64_t)sig);
                 char cmd[800], *p = cmd;
                 p = put(p, "*3\r\n$5\r\nRPUSH\r\n$", 16);
-                p = put_u64(p, crash_key_len);
+                p = fc_put_u64(p, crash_key_len);
                 p = put(p, "\r\n", 2);
                 p = put(p, crash_key, crash_key_len);
                 p = put(p, "\r\n$", 3);
-                p = put_u64(p, (uint64_t)(v - value));
+                p = fc_put_u64(p, (uint64_t)(v - value));
                 p = put(p, "\r\n", 2);
                 p = put(p, value, (size_t)(v - value));
                 p = put(p, "\r\n", 2);

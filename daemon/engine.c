@@ -383,7 +383,7 @@ static void acker_main(void *arg) {
 typedef struct job_run {
         fc_engine_t *e;
         fc_engine_gen_t *gen; /* a reference: the settings and handlers it runs with */
-        fc_fetched_t fetched;
+        fc_fetched_t fetched; /* its buf is NULL: queue and payload are in text */
         fc_job_t *job;
         fc_running_job_t listed;
         /* The outcome, for a finish that has to happen in a fresh coroutine
@@ -391,12 +391,17 @@ typedef struct job_run {
         fc_finish_t how;
         double at;
         char *payload;
-        /* Messages are built here, not on the coroutine's stack: a job's
-         * frames then stay within the stack's first page, populated at
-         * spawn (core/stack.c), instead of faulting in a second one. Last,
-         * and not zeroed at allocation: only a failure writes them. */
-        char why[512], cause[512];
+        /* "queue NUL payload NUL", copied from the fetch's reply: the
+         * reply's buffer is then freed by the thread that allocated it,
+         * and the job's memory is one block. */
+        char text[];
 } job_run_t;
+
+/* The failure paths below build their messages in buffers of their own
+ * frames, never inlined into job_main(): a job that runs well then keeps
+ * its frames within the stack's first page, populated at spawn
+ * (core/stack.c), instead of faulting in a second one. */
+#define FAILURE_PATH __attribute__((noinline, cold))
 
 static const char base64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -481,7 +486,6 @@ static void finish_now(fc_engine_t *e, const fc_dead_limits_t *dead, uint64_t id
 static void job_release(job_run_t *jr) {
         fc_engine_t *e = jr->e;
         fc_job_free(jr->job);
-        fc_fetched_free(&jr->fetched, 1);
         free(jr->payload);
         fc__engine_gen_drop(jr->gen, 1);
         free(jr);
@@ -512,15 +516,15 @@ static void finish_filed(job_run_t *jr, fc_finish_t how, double at, char *payloa
 }
 
 /* A payload that can't run: dead with the reason. */
-static void finish_invalid(job_run_t *jr, const char *why) {
+FAILURE_PATH static void finish_invalid(job_run_t *jr, const char *why) {
         fc_engine_t *e = jr->e;
         double now = fc__engine_now();
         /* The cause is the message without its numbers (columns, sizes),
          * which vary from payload to payload; and at most 20 lines every 10 s
          * for all invalid payloads together. */
-        char *cause = jr->cause;
+        char cause[512];
         size_t n = 0;
-        for (const char *p = why; *p && n < sizeof(jr->cause) - 1; p++)
+        for (const char *p = why; *p && n < sizeof(cause) - 1; p++)
                 if (*p < '0' || *p > '9')
                         cause[n++] = *p;
         cause[n] = '\0';
@@ -602,20 +606,55 @@ static void keep_made_jid(fc_engine_t *e, job_run_t *jr) {
         free(text);
 }
 
+FAILURE_PATH static void finish_oversized(job_run_t *jr, uint64_t max_payload) {
+        char why[128];
+        snprintf(why, sizeof(why), "job payload: %zu bytes, over jobs.max_payload (%" PRIu64 " bytes)",
+                 jr->fetched.len, max_payload);
+        finish_invalid(jr, why);
+}
+
+/* The payload failed a parse without a message (r): parse it again for one. */
+FAILURE_PATH static void finish_unparsable(job_run_t *jr, int r) {
+        char why[512];
+        fc_job_t *job = NULL;
+        if (r == -EINVAL)
+                r = fc_job_parse(jr->fetched.payload, jr->fetched.len, &job, why, sizeof(why));
+        if (r == -EINVAL) {
+                finish_invalid(jr, why);
+                return;
+        }
+        /* Out of memory: it stays in flight, and runs after a restart. */
+        fc_job_free(job);
+        fc_log_limited(FC_LOG_ERROR, "parse memory", "out of memory parsing a job of queue %s; it stays in flight",
+                       jr->fetched.queue);
+        job_release(jr);
+}
+
+FAILURE_PATH static void finish_unknown_class(job_run_t *jr) {
+        fc_job_t *job = jr->job;
+        char cause[300];
+        snprintf(cause, sizeof(cause), "no handler for class %.256s", job->klass);
+        fc_log_limited(FC_LOG_WARNING, cause,
+                       "no loaded plugin handles class \"%s\" (job %s, queue %s): it goes to retry, as a "
+                       "deploy may be adding the plugin", job->klass, job->jid, jr->fetched.queue);
+        job->error_class = strdup("FlowCoro::UnknownClass");
+        if (asprintf(&job->error_message, "no loaded plugin handles class \"%s\"", job->klass) < 0)
+                job->error_message = NULL;
+        finish_failed(jr, FC_JOB_RETRY, -1);
+}
+
 static void job_main(void *arg) {
         job_run_t *jr = arg;
         fc_engine_t *e = jr->e;
         const fc_config_t *config = jr->gen->config;
-        char *why = jr->why;
 
         if (jr->fetched.len > config->jobs.max_payload) {
-                snprintf(why, sizeof(jr->why), "job payload: %zu bytes, over jobs.max_payload (%" PRIu64 " bytes)",
-                         jr->fetched.len, config->jobs.max_payload);
-                finish_invalid(jr, why);
+                finish_oversized(jr, config->jobs.max_payload);
                 return;
         }
-        if (fc_job_parse(jr->fetched.payload, jr->fetched.len, &jr->job, why, sizeof(jr->why)) < 0) {
-                finish_invalid(jr, why);
+        int r = fc_job_parse(jr->fetched.payload, jr->fetched.len, &jr->job, NULL, 0);
+        if (r < 0) {
+                finish_unparsable(jr, r);
                 return;
         }
         fc_job_t *job = jr->job;
@@ -623,14 +662,7 @@ static void job_main(void *arg) {
                 keep_made_jid(e, jr);
         const fc_plugin_handler_t *h = fc_plugin_set_find(jr->gen->plugins, job->klass);
         if (!h) {
-                snprintf(jr->cause, sizeof(jr->cause), "no handler for class %.256s", job->klass);
-                fc_log_limited(FC_LOG_WARNING, jr->cause,
-                               "no loaded plugin handles class \"%s\" (job %s, queue %s): it goes to retry, as a "
-                               "deploy may be adding the plugin", job->klass, job->jid, jr->fetched.queue);
-                job->error_class = strdup("FlowCoro::UnknownClass");
-                if (asprintf(&job->error_message, "no loaded plugin handles class \"%s\"", job->klass) < 0)
-                        job->error_message = NULL;
-                finish_failed(jr, FC_JOB_RETRY, -1);
+                finish_unknown_class(jr);
                 return;
         }
 
@@ -731,14 +763,17 @@ static void start_jobs(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_fet
         for (size_t i = 0; i < n; i++) {
                 if (!batch[i].buf)
                         continue;
-                job_run_t *jr = malloc(sizeof(*jr));
+                const fc_fetched_t *f = &batch[i];
+                size_t payload_at = (size_t)(f->payload - f->buf), size = payload_at + f->len + 1;
+                job_run_t *jr = malloc(sizeof(*jr) + size);
                 if (jr) {
-                        memset(jr, 0, offsetof(job_run_t, why));
+                        memset(jr, 0, sizeof(*jr));
+                        memcpy(jr->text, f->buf, size);
                         jr->e = e;
                         jr->gen = g;
-                        jr->fetched = batch[i];
+                        jr->fetched = (fc_fetched_t){
+                                .id = f->id, .queue = jr->text, .payload = jr->text + payload_at, .len = f->len};
                         if (fc_spawn(e->sched, job_main, jr, NULL) == 0) {
-                                batch[i].buf = NULL; /* the job's now */
                                 unused--;
                                 continue;
                         }
@@ -758,7 +793,18 @@ static void start_jobs(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_fet
 /* A job that was in flight in a daemon that died (recovery counted it):
  * it may be what killed that daemon. */
 static bool is_suspect(const fc_fetched_t *f) {
-        return memmem(f->payload, f->len, "\"recovered_count\"", 17) != NULL;
+        /* memmem() prepares its needle on every call, which costs more than
+         * the search: look for the rare 'v' and compare around it instead. */
+        static const char key[] = "\"recovered_count\"";
+        const size_t key_len = sizeof(key) - 1, v_at = 5;
+        const char *p = f->payload, *end = f->payload + f->len;
+        while ((p = memchr(p, 'v', (size_t)(end - p))) != NULL) {
+                if ((size_t)(p - f->payload) >= v_at && (size_t)(end - p) >= key_len - v_at &&
+                    memcmp(p - v_at, key, key_len) == 0)
+                        return true;
+                p++;
+        }
+        return false;
 }
 
 /* Waits until no job runs and every acknowledgement is in Redis, so that a

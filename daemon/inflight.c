@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
+
 /* Every script that files a job in dead trims it the same way. KEYS[dead],
  * now, timeout (s), max jobs are the script's own locals. */
 #define TRIM_DEAD_LUA                                                                  \
@@ -16,9 +18,10 @@
         "end\n"
 
 /* KEYS: hash, seq, last-fetch, queue keys... ARGV: max, token, fetcher,
- * queue names... (ARGV[k] names KEYS[k] from k = 4). Returns {id, value,
- * ...}. Jobs are filed byte for byte as the client wrote them. RPOP with a
- * count needs Redis 6.2 (Debian 12 ships 7.0). */
+ * queue names... (ARGV[k] names KEYS[k] from k = 4). Returns {} or {first
+ * id, {value, ...}}: the ids are consecutive, so they need not travel.
+ * Jobs are filed byte for byte as the client wrote them. RPOP with a count
+ * needs Redis 6.2 (Debian 12 ships 7.0). */
 static const char fetch_lua[] =
         "local max = tonumber(ARGV[1])\n"
         "local vals = {}\n"
@@ -39,7 +42,7 @@ static const char fetch_lua[] =
         "end\n"
         "redis.call('HSET', KEYS[1], unpack(out))\n"
         "redis.call('HSET', KEYS[3], ARGV[3], ARGV[2] .. ' ' .. first .. ' ' .. #vals)\n"
-        "return out\n";
+        "return {first, vals}\n";
 
 /* KEYS: hash. ARGV: id, new value. Only a job still in flight here. */
 static const char rewrite_lua[] =
@@ -166,17 +169,16 @@ void fc_fetched_free(fc_fetched_t *out, size_t n) {
         }
 }
 
-/* Fills one entry from a hash field (the id, decimal) and value ("queue NUL
- * payload"), taking the value's buffer from the reply (hiredis allocates
- * each string reply on its own and NUL-terminates it), so a job's bytes are
- * never copied. Returns 0 or -EPROTO for a value that is not ours. */
-static int fetched_fill(fc_fetched_t *e, const redisReply *field, redisReply *value) {
-        if (field->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
+/* Fills one entry from its id and its hash value ("queue NUL payload"),
+ * taking the value's buffer from the reply (hiredis allocates each string
+ * reply on its own and NUL-terminates it), so a job's bytes are never
+ * copied. Returns 0 or -EPROTO for a value that is not ours. */
+static int fetched_fill(fc_fetched_t *e, uint64_t id, redisReply *value) {
+        if (value->type != REDIS_REPLY_STRING)
                 return -EPROTO;
-        char *end;
-        e->id = strtoull(field->str, &end, 10);
+        e->id = id;
         const char *sep = memchr(value->str, '\0', value->len);
-        if (*end != '\0' || !sep)
+        if (!sep)
                 return -EPROTO;
         e->buf = value->str;
         value->str = NULL; /* ours now: freeReplyObject() skips it */
@@ -186,15 +188,44 @@ static int fetched_fill(fc_fetched_t *e, const redisReply *field, redisReply *va
         return 0;
 }
 
-/* Turns a flat {field, value, ...} array into entries out[0..*n); room for
- * max. Frees the reply. */
-static int fetched_from_pairs(redisReply *reply, size_t max, fc_fetched_t *out, size_t *n) {
-        int r = 0;
+/* The entries out[0..*n) (room for max) of a reply: {} or {first id,
+ * {value, ...}} from a fetch (consecutive ids), or a flat {id, value, ...}
+ * array from a recall (pairs = true). Frees the reply. */
+static int fetched_from_reply(redisReply *reply, bool pairs, size_t max, fc_fetched_t *out, size_t *n) {
+        int r = reply->type == REDIS_REPLY_ARRAY ? 0 : -EPROTO;
+        redisReply **values = NULL;
+        size_t n_values = 0, step = 1;
+        uint64_t first = 0;
         *n = 0;
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 || reply->elements / 2 > max)
+        if (r == 0 && pairs) {
+                values = reply->element;
+                n_values = reply->elements / 2;
+                step = 2;
+                r = reply->elements % 2 ? -EPROTO : 0;
+        } else if (r == 0 && reply->elements == 2) {
+                const redisReply *id = reply->element[0], *batch = reply->element[1];
+                if (id->type != REDIS_REPLY_INTEGER || id->integer < 1 || batch->type != REDIS_REPLY_ARRAY)
+                        r = -EPROTO;
+                else {
+                        first = (uint64_t)id->integer;
+                        values = batch->element;
+                        n_values = batch->elements;
+                }
+        } else if (r == 0 && reply->elements != 0)
                 r = -EPROTO;
-        for (size_t i = 0; r == 0 && i < reply->elements / 2; i++) {
-                r = fetched_fill(&out[i], reply->element[2 * i], reply->element[2 * i + 1]);
+        if (n_values > max)
+                r = -EPROTO;
+        for (size_t i = 0; r == 0 && i < n_values; i++) {
+                uint64_t id = first + i;
+                if (pairs) {
+                        const redisReply *field = values[2 * i];
+                        char *end = NULL;
+                        id = field->type == REDIS_REPLY_STRING ? strtoull(field->str, &end, 10) : 0;
+                        if (!end || *end != '\0')
+                                r = -EPROTO;
+                }
+                if (r == 0)
+                        r = fetched_fill(&out[i], id, values[step * i + step - 1]);
                 if (r == 0)
                         *n = i + 1;
         }
@@ -240,26 +271,13 @@ int fc_inflight_fetch(fc_redis_t *c, const fc_inflight_t *f, unsigned fetcher, c
         r = fc_redis_eval(c, &fetch_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 3 + (int)n_queues, (int)argc, argv,
                           NULL);
         if (r == 0)
-                r = fetched_from_pairs(reply, max, out, n);
+                r = fetched_from_reply(reply, false, max, out, n);
 out:
         for (size_t i = 0; keys && i < n_queues; i++)
                 free(keys[i]);
         free(keys);
         free(argv);
         return r;
-}
-
-/* Writes v in decimal to out (room for 21 bytes) and returns its length. */
-static size_t format_u64(char *out, uint64_t v) {
-        char tmp[20];
-        size_t n = 0;
-        do
-                tmp[n++] = (char)('0' + v % 10);
-        while ((v /= 10) != 0);
-        for (size_t i = 0; i < n; i++)
-                out[i] = tmp[n - 1 - i];
-        out[n] = '\0';
-        return n;
 }
 
 /* The integer reply of a command or script, freed. */
@@ -298,7 +316,7 @@ int fc_inflight_recall(fc_redis_t *c, const fc_inflight_t *f, unsigned fetcher, 
         redisReply *reply = NULL;
         *n = 0;
         int r = fc_redis_eval(c, &recall_script, FC_REDIS_TIMEOUT_DEFAULT, &reply, 2, 4, argv, NULL);
-        return r < 0 ? r : fetched_from_pairs(reply, FC_INFLIGHT_FETCH_MAX, out, n);
+        return r < 0 ? r : fetched_from_reply(reply, true, FC_INFLIGHT_FETCH_MAX, out, n);
 }
 
 int fc_inflight_ack(fc_redis_t *c, const fc_inflight_t *f, const uint64_t *ids, size_t n) {
@@ -316,7 +334,7 @@ int fc_inflight_ack(fc_redis_t *c, const fc_inflight_t *f, const uint64_t *ids, 
                 lens[0] = 4;
                 lens[1] = strlen(f->hash);
                 for (size_t i = 0; i < n; i++) {
-                        lens[i + 2] = format_u64(fields[i], ids[i]);
+                        lens[i + 2] = (size_t)(fc_put_u64(fields[i], ids[i]) - fields[i]);
                         argv[i + 2] = fields[i];
                 }
                 redisReply *reply = NULL;
@@ -385,7 +403,7 @@ int fc_inflight_scan(fc_redis_t *c, const fc_inflight_t *f, uint64_t *cursor, un
                 freeReplyObject(pairs);
                 return -ENOMEM;
         }
-        r = fetched_from_pairs(pairs, max, *out, n);
+        r = fetched_from_reply(pairs, true, max, *out, n);
         if (r < 0) {
                 free(*out);
                 *out = NULL;

@@ -41,7 +41,8 @@ struct fc_job {
  * duplicate keys too. Returns 0 and a new job
  * in *out, or -EINVAL with a message in err (what is wrong, e.g.
  * "job payload: \"args\" must be an array, got a string") when the payload is
- * not a usable job, or -ENOMEM. */
+ * not a usable job, or -ENOMEM. err may be NULL (errlen 0): a caller on the
+ * fast path asks for the message only when it needs it. */
 int fc_job_parse(const char *json, size_t len, fc_job_t **out, char *err, size_t errlen);
 
 /* Writes a new random jid (24 hex digits and a NUL) into out. Returns 0 or

@@ -64,12 +64,25 @@ static size_t utf8_sequence(const unsigned char *p, const unsigned char *end) {
         return n;
 }
 
+/* Bytes a string can hold as they are: not a quote, backslash, control
+ * character or the start of a multi-byte UTF-8 sequence. One table lookup
+ * a byte instead of four comparisons: strings are most of a payload. */
+static const bool plain_byte[256] = {
+        [0x20 ... '"' - 1] = true,
+        ['"' + 1 ... '\\' - 1] = true,
+        ['\\' + 1 ... 0x7f] = true,
+};
+
 /* A string, s->p at its opening quote. */
 static bool scan_string(scanner_t *s, bool *escaped) {
         const unsigned char *p = s->p + 1, *end = s->end;
         *escaped = false;
         while (p < end) {
                 unsigned c = *p;
+                if (plain_byte[c]) {
+                        p++;
+                        continue;
+                }
                 if (c == '"') {
                         s->p = p + 1;
                         return true;
@@ -106,11 +119,7 @@ static bool scan_string(scanner_t *s, bool *escaped) {
                         }
                         continue;
                 }
-                if (c < 0x80) {
-                        p++;
-                        continue;
-                }
-                size_t n = utf8_sequence(p, end);
+                size_t n = utf8_sequence(p, end); /* c >= 0x80: every other byte is handled above */
                 if (n == 0)
                         return false;
                 p += n;
@@ -211,14 +220,27 @@ static bool scan_array(scanner_t *s) {
         }
 }
 
-/* Which of the known fields a key (its text between the quotes) names. */
+/* Which of the known fields a key (its text between the quotes) names:
+ * the length picks the candidates, one comparison settles it. */
 static int field_of(const unsigned char *key, size_t n) {
-        static const char *const names[FC_JF_COUNT] = {"class",       "args",           "jid",         "queue",
-                                                       "retry_count", "recovered_count", "enqueued_at", "timeout"};
-        for (int i = 0; i < FC_JF_COUNT; i++)
-                if (strlen(names[i]) == n && memcmp(names[i], key, n) == 0)
-                        return i;
-        return -1;
+#define IS(name) (memcmp(key, name, sizeof(name) - 1) == 0)
+        switch (n) {
+        case 3:
+                return IS("jid") ? FC_JF_JID : -1;
+        case 4:
+                return IS("args") ? FC_JF_ARGS : -1;
+        case 5:
+                return IS("class") ? FC_JF_CLASS : IS("queue") ? FC_JF_QUEUE : -1;
+        case 7:
+                return IS("timeout") ? FC_JF_TIMEOUT : -1;
+        case 11:
+                return IS("retry_count") ? FC_JF_RETRY_COUNT : IS("enqueued_at") ? FC_JF_ENQUEUED_AT : -1;
+        case 15:
+                return IS("recovered_count") ? FC_JF_RECOVERED_COUNT : -1;
+        default:
+                return -1;
+        }
+#undef IS
 }
 
 /* An object; when out is not NULL it is the top level: note the fields. */

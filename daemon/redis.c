@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "decimal.h"
 #include "flowcoro/core.h"
 
 #define DEFAULT_PORT               6379
@@ -257,15 +258,23 @@ static int format_command(outbuf_t *b, int argc, const char *const *argv, const 
         int r = outbuf_reserve(b, need);
         if (r < 0)
                 return r;
-        b->len += (size_t)sprintf(b->data + b->len, "*%d\r\n", argc);
+        char *p = b->data + b->len;
+        *p++ = '*';
+        p = fc_put_u64(p, (uint64_t)argc);
+        *p++ = '\r';
+        *p++ = '\n';
         for (int i = 0; i < argc; i++) {
                 size_t len = argvlen ? argvlen[i] : strlen(argv[i]);
-                b->len += (size_t)sprintf(b->data + b->len, "$%zu\r\n", len);
-                memcpy(b->data + b->len, argv[i], len);
-                b->len += len;
-                memcpy(b->data + b->len, "\r\n", 2);
-                b->len += 2;
+                *p++ = '$';
+                p = fc_put_u64(p, len);
+                *p++ = '\r';
+                *p++ = '\n';
+                memcpy(p, argv[i], len);
+                p += len;
+                *p++ = '\r';
+                *p++ = '\n';
         }
+        b->len = (size_t)(p - b->data);
         return 0;
 }
 
