@@ -674,7 +674,7 @@ static int read_secret(const char *path, char **ret, char *err, size_t err_size)
                 len--;
         if (len == 0) {
                 snprintf(err, err_size, "\"%s\" is empty; it should hold the password", path);
-                r = -EINVAL;
+                r = -ENODATA;
                 goto out;
         }
         if (memchr(buf, '\0', len)) {
@@ -691,8 +691,9 @@ out:
 }
 
 /* The password: systemd's credential $CREDENTIALS_DIRECTORY/redis-password
- * when it exists (the unit passes it on purpose), else redis.password_file,
- * else the one in the URL. */
+ * when it exists and is not empty (the unit passes it on purpose; an empty
+ * one is the unit's SetCredential= fallback for a missing file), else
+ * redis.password_file, else the one in the URL. */
 static void find_password(ctx_t *c, const struct fc_config_node *root, config_owner_t *o) {
         const char *dir = getenv("CREDENTIALS_DIRECTORY");
         _cleanup_free_ char *credential = NULL;
@@ -711,14 +712,17 @@ static void find_password(ctx_t *c, const struct fc_config_node *root, config_ow
         }
         if (credential) {
                 r = read_secret(credential, &o->password, err, sizeof(err));
-                if (r == -ENOMEM)
+                if (r == -ENODATA)
+                        credential = mfree(credential);
+                else if (r == -ENOMEM)
                         c->oom = true;
                 else if (r < 0 && fc__errors_addf(c->errors, c->file, 0, 0, "redis",
                                                   "systemd credential: %s", err) < 0)
                         c->oom = true;
                 if (r == 0 && !set_string(c, &o->pub.redis.password_from, credential))
                         return;
-        } else if (o->pub.redis.password_file) {
+        }
+        if (!credential && o->pub.redis.password_file) {
                 const struct fc_config_node *n = fc_config_node_get(fc_config_node_get(root, "redis"),
                                                                     "password_file");
                 r = read_secret(o->pub.redis.password_file, &o->password, err, sizeof(err));
@@ -728,7 +732,7 @@ static void find_password(ctx_t *c, const struct fc_config_node *root, config_ow
                         error_at(c, n, "%s", err);
                 if (r == 0 && !set_string(c, &o->pub.redis.password_from, o->pub.redis.password_file))
                         return;
-        } else if (o->url.password) {
+        } else if (!credential && o->url.password) {
                 if (!set_string(c, &o->pub.redis.password_from, "url"))
                         return;
         }

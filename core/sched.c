@@ -36,6 +36,28 @@
 
 _Thread_local fc__worker_t *fc__tls_worker;
 
+/* What other threads read about a worker (fc_sched_stalled, fc_sched_ready),
+ * one per worker, in the same allocation as the pool's workers array, right
+ * after it (fc_sched_create): sched.c's own, not part of fc__worker_t.
+ * The owner writes with plain relaxed (or release) stores, no locked
+ * instruction: the loop pays three stores per coroutine run. */
+typedef struct sched_watch {
+        /* Owner thread writes, any thread reads. */
+        _Atomic uint64_t runs;           /* 2 per run: odd while a coroutine runs */
+        struct fc_coro *_Atomic running; /* the coroutine of the last odd value of runs */
+        _Atomic uint32_t n_ready;        /* length of the ready list */
+        /* Written by fc_sched_stalled()'s callers: the value of runs seen
+         * and when it was first seen. */
+        _Atomic uint64_t seen_runs;
+        _Atomic int64_t seen_since_ms;
+} __attribute__((aligned(64))) sched_watch_t;
+
+static sched_watch_t *watch_of(const fc_sched_t *s, unsigned i) {
+        return (sched_watch_t *)(void *)(s->workers + s->n) + i;
+}
+
+static _Thread_local sched_watch_t *tls_watch; /* the worker's own, on its thread */
+
 /* How often a busy worker looks at the injection queue and polls fds, so
  * neither starves (Go's 61: a prime, so it doesn't beat with other cycles). */
 #define FAIRNESS_TICKS 61
@@ -375,6 +397,7 @@ static void stack_give(fc_sched_t *s, fc__worker_t *w, fc__stack_t *st) {
 static void wait_timer_fired(fc__timer_t *t);
 static void deadline_fired(fc__timer_t *t);
 static void coro_entry(void *arg);
+static void ready_push(fc__worker_t *w, struct fc_coro *co);
 
 /* ---- spawning --------------------------------------------------------- */
 
@@ -439,12 +462,7 @@ static int spawn(fc_sched_t *s, fc_fn_t fn, void *arg, fc_coro_t **handle, bool 
 
         if (pinned) {
                 co->owner = w;
-                co->next = NULL;
-                if (w->ready_tail)
-                        w->ready_tail->next = co;
-                else
-                        w->ready_head = co;
-                w->ready_tail = co;
+                ready_push(w, co);
                 return 0;
         }
         if (w) {
@@ -503,6 +521,14 @@ static void coro_entry(void *arg) {
         coro_exit(co);
 }
 
+/* Owner only: a plain load and store, for fc_sched_ready(). */
+static void ready_count(int delta) {
+        sched_watch_t *wt = tls_watch;
+        atomic_store_explicit(&wt->n_ready,
+                              atomic_load_explicit(&wt->n_ready, memory_order_relaxed) + (uint32_t)delta,
+                              memory_order_relaxed);
+}
+
 static void ready_push(fc__worker_t *w, struct fc_coro *co) {
         co->next = NULL;
         if (w->ready_tail)
@@ -510,6 +536,7 @@ static void ready_push(fc__worker_t *w, struct fc_coro *co) {
         else
                 w->ready_head = co;
         w->ready_tail = co;
+        ready_count(1);
 }
 
 static struct fc_coro *ready_pop(fc__worker_t *w) {
@@ -518,6 +545,7 @@ static struct fc_coro *ready_pop(fc__worker_t *w) {
                 w->ready_head = co->next;
                 if (!w->ready_head)
                         w->ready_tail = NULL;
+                ready_count(-1);
         }
         return co;
 }
@@ -610,7 +638,16 @@ static void run(fc__worker_t *w, struct fc_coro *co) {
                         cancel_coro(co, FC_CANCEL_REQUESTED);
         }
         w->current = co;
+        /* For fc_sched_stalled(): the pointer first, then the odd count that
+         * publishes it. A thread that is really stalled stores nothing more,
+         * so a reader that sees the same odd count twice has a stable
+         * pointer. */
+        sched_watch_t *wt = tls_watch;
+        uint64_t runs = atomic_load_explicit(&wt->runs, memory_order_relaxed);
+        atomic_store_explicit(&wt->running, co, memory_order_relaxed);
+        atomic_store_explicit(&wt->runs, runs + 1, memory_order_release);
         switch_to_coro(w, co);
+        atomic_store_explicit(&wt->runs, runs + 2, memory_order_relaxed);
         w->current = NULL;
 
         switch (co->switch_reason) {
@@ -827,6 +864,7 @@ static void *worker_main(void *arg) {
         fc__worker_t *w = arg;
         fc_sched_t *s = w->pool;
         fc__tls_worker = w;
+        tls_watch = watch_of(s, w->index);
 #ifdef FC_TSAN
         w->tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -876,6 +914,7 @@ static void *worker_main(void *arg) {
                 sigaltstack(&ss, NULL);
         }
         fc__tls_worker = NULL;
+        tls_watch = NULL;
         return NULL;
 }
 
@@ -1006,8 +1045,17 @@ int fc_sched_create(const fc_sched_options_t *opts, fc_sched_t **out) {
         s->stack_size = fc__stack_round(o.stack_size);
         pthread_mutex_init(&s->inject_lock, NULL);
         pthread_mutex_init(&s->stack_lock, NULL);
-        s->workers = aligned_alloc(64, sizeof(fc__worker_t) * s->n);
+        /* The workers, then their watches (sched_watch_t). */
+        s->workers = aligned_alloc(64, (sizeof(fc__worker_t) + sizeof(sched_watch_t)) * s->n);
         int r = s->workers ? 0 : -ENOMEM;
+        if (r == 0) {
+                int64_t now = fc_now_ms();
+                for (unsigned i = 0; i < s->n; i++) {
+                        sched_watch_t *wt = watch_of(s, i);
+                        memset(wt, 0, sizeof(*wt));
+                        atomic_init(&wt->seen_since_ms, now);
+                }
+        }
         unsigned made = 0;
         for (; r == 0 && made < s->n; made++)
                 r = worker_init(s, &s->workers[made], made);
@@ -1066,6 +1114,60 @@ void fc_sched_destroy(fc_sched_t *s) {
 
 unsigned fc_sched_threads(const fc_sched_t *s) {
         return s->n;
+}
+
+int fc_self_worker(void) {
+        fc__worker_t *w = fc__tls_worker;
+        return w ? (int)w->index : -1;
+}
+
+size_t fc_sched_ready(const fc_sched_t *s, unsigned i) {
+        if (i >= s->n)
+                return 0;
+        fc__worker_t *w = &s->workers[i];
+        /* Started ones woken on that thread, plus its unstarted ones (which
+         * another thread may still steal). Woken by other threads and not
+         * yet moved from the inbox: not counted, they move at its next
+         * turn of the loop. */
+        uint32_t unstarted = atomic_load_explicit(&w->runq.tail, memory_order_relaxed) -
+                             atomic_load_explicit(&w->runq.head, memory_order_relaxed);
+        if (unstarted > FC__RUNQ_SIZE)
+                unstarted = 0; /* head and tail read at different moments */
+        return (size_t)atomic_load_explicit(&watch_of(s, i)->n_ready, memory_order_relaxed) + unstarted;
+}
+
+/* The thread's run count says whether it is in a coroutine (odd) and
+ * whether it has come back to its loop since the last call (changed). The
+ * time a run has lasted is measured from the first call that saw its count,
+ * so it is at most the interval between calls short: call this at least
+ * every ms / 2 (the watchdog does) and a thread held for more than ms is
+ * found by the call that follows it by at most one interval. */
+int fc_sched_stalled(fc_sched_t *s, int64_t ms, const fc_coro_t **coro, int64_t *held_ms) {
+        int64_t now = fc_now_ms();
+        int found = -1;
+        for (unsigned i = 0; i < s->n; i++) {
+                sched_watch_t *wt = watch_of(s, i);
+                uint64_t runs = atomic_load_explicit(&wt->runs, memory_order_acquire);
+                uint64_t seen = atomic_load_explicit(&wt->seen_runs, memory_order_relaxed);
+                if (runs != seen) {
+                        atomic_store_explicit(&wt->seen_runs, runs, memory_order_relaxed);
+                        atomic_store_explicit(&wt->seen_since_ms, now, memory_order_relaxed);
+                        continue;
+                }
+                int64_t held = now - atomic_load_explicit(&wt->seen_since_ms, memory_order_relaxed);
+                if (!(runs & 1) || held <= ms || found >= 0)
+                        continue;
+                const struct fc_coro *co = atomic_load_explicit(&wt->running, memory_order_relaxed);
+                atomic_thread_fence(memory_order_acquire);
+                if (atomic_load_explicit(&wt->runs, memory_order_relaxed) != runs)
+                        continue; /* it has just come back */
+                found = (int)i;
+                if (coro)
+                        *coro = co;
+                if (held_ms)
+                        *held_ms = held;
+        }
+        return found;
 }
 
 /* ---- the API for running coroutines ----------------------------------- */

@@ -46,6 +46,7 @@ typedef struct fc_engine_gen {
 struct fc_engine {
         /* Set up by fc_engine_new(), read-only afterwards. */
         fc_sched_t *sched;
+        fc_stats_t *stats;         /* borrowed, or NULL */
         fc_redis_options_t redis;
         fc_identity_t id;
         double started_at;

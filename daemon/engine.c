@@ -234,6 +234,7 @@ int fc_engine_new(const fc_engine_options_t *o, fc_engine_t **out) {
         }
         atomic_init(&e->concurrency, o->config->concurrency);
         e->sched = o->sched;
+        e->stats = o->stats;
         e->redis = *o->redis;
         e->started_at = fc__engine_now();
         atomic_store(&e->poller_next_ms, INT64_MAX);
@@ -397,6 +398,28 @@ typedef struct job_run {
         char text[];
 } job_run_t;
 
+/* What a log line about the job names, for the journal's fields. */
+static fc_log_fields_t job_fields(const job_run_t *jr) {
+        return (fc_log_fields_t){.job_id = jr->job ? jr->job->jid : NULL,
+                                 .job_class = jr->job ? jr->job->klass : NULL,
+                                 .queue = jr->fetched.queue,
+                                 .plugin = jr->job ? jr->job->plugin : NULL};
+}
+
+/* Counts a finished job for the metrics, when they are on. */
+static void count_job(const job_run_t *jr, fc_stats_outcome_t outcome) {
+        if (!jr->e->stats)
+                return;
+        fc_stats_job_done(jr->e->stats, &(fc_stats_job_t){
+                                                .queue = jr->fetched.queue,
+                                                .klass = jr->job ? jr->job->klass : "FlowCoro::InvalidJob",
+                                                .outcome = outcome,
+                                                .enqueued_at = jr->job ? jr->job->enqueued_at : 0,
+                                                .started_at = jr->listed.run_at,
+                                                .finished_at = fc__engine_now(),
+                                        });
+}
+
 /* The failure paths below build their messages in buffers of their own
  * frames, never inlined into job_main(): a job that runs well then keeps
  * its frames within the stack's first page, populated at spawn
@@ -456,23 +479,29 @@ static char *invalid_job_entry(const fc_fetched_t *f, const char *why, double no
 
 /* Files the job in retry, dead or schedule, retrying while Redis is away.
  * From a coroutine that is not cancelled. */
-static void finish_now(fc_engine_t *e, const fc_dead_limits_t *dead, uint64_t id, const char *jid,
-                       fc_finish_t how, double at, const char *payload) {
+static void finish_now(job_run_t *jr) {
+        fc_engine_t *e = jr->e;
+        fc_log_fields_t fields = job_fields(jr);
+        const char *jid = jr->job ? jr->job->jid : "?", *payload = jr->payload;
+        fc_finish_t how = jr->how;
+        double at = jr->at;
         for (;;) {
                 fc_redis_t *c;
                 int r = fc_redis_pool_acquire(e->pool, &c);
                 if (r < 0)
                         return;
-                r = fc_inflight_finish(c, &e->inflight, id, how, at, payload, fc__engine_now(), dead);
+                r = fc_inflight_finish(c, &e->inflight, jr->fetched.id, how, at, payload, fc__engine_now(),
+                                       &jr->gen->dead);
                 if (r == 0)
-                        fc_log(FC_LOG_WARNING, "job %s was taken over by another daemon while it ran here (this "
-                                               "daemon's heartbeat had lapsed); its outcome here is dropped", jid);
+                        fc_log_job(FC_LOG_WARNING, &fields, "job %s was taken over by another daemon while it ran "
+                                   "here (this daemon's heartbeat had lapsed); its outcome here is dropped", jid);
                 else if (r < 0 && !atomic_load(&e->abandon))
-                        fc_log_limited(FC_LOG_WARNING, "finish failed", "cannot file job %s yet: %s; retrying",
-                                       jid, fc_redis_last_error(c));
+                        fc_log_job_limited(FC_LOG_WARNING, &fields, "finish failed",
+                                           "cannot file job %s yet: %s; retrying", jid, fc_redis_last_error(c));
                 else if (r < 0)
-                        fc_log(FC_LOG_ERROR, "job %s could not be filed (%s); it stays in flight and runs again",
-                               jid, fc_redis_last_error(c));
+                        fc_log_job(FC_LOG_ERROR, &fields,
+                                   "job %s could not be filed (%s); it stays in flight and runs again", jid,
+                                   fc_redis_last_error(c));
                 fc_redis_pool_release(e->pool, c);
                 if (r >= 0 || atomic_load(&e->abandon))
                         break;
@@ -498,8 +527,7 @@ static void job_release(job_run_t *jr) {
 
 static void finish_main(void *arg) {
         job_run_t *jr = arg;
-        finish_now(jr->e, &jr->gen->dead, jr->fetched.id, jr->job ? jr->job->jid : "?", jr->how, jr->at,
-                   jr->payload);
+        finish_now(jr);
         job_release(jr);
 }
 
@@ -528,11 +556,12 @@ FAILURE_PATH static void finish_invalid(job_run_t *jr, const char *why) {
                 if (*p < '0' || *p > '9')
                         cause[n++] = *p;
         cause[n] = '\0';
-        fc_log_limited_kind(FC_LOG_WARNING, "invalid payload", 20, cause, "job in queue %s moved to dead: %s",
-                            jr->fetched.queue, why);
+        fc_log_job_limited_kind(FC_LOG_WARNING, &(fc_log_fields_t){.queue = jr->fetched.queue}, "invalid payload",
+                                20, cause, "job in queue %s moved to dead: %s", jr->fetched.queue, why);
         char *entry = invalid_job_entry(&jr->fetched, why, now);
         atomic_fetch_add(&e->processed, 1);
         atomic_fetch_add(&e->failed, 1);
+        count_job(jr, FC_STATS_DEAD);
         if (!entry) {
                 /* Out of memory: leave it in flight; it is retried after a restart. */
                 fc_log(FC_LOG_ERROR, "out of memory filing an invalid job in dead");
@@ -548,19 +577,25 @@ static void finish_failed(job_run_t *jr, fc_job_status_t status, int handler_max
         fc_engine_t *e = jr->e;
         fc_job_t *job = jr->job;
         fc_failure_t f;
+        fc_log_fields_t fields = job_fields(jr);
         double now = fc__engine_now();
         atomic_fetch_add(&e->processed, 1);
         atomic_fetch_add(&e->failed, 1);
         if (fc_failure_decide(job, status, handler_max_retries, jr->gen->config->jobs.max_retries, now,
                               (unsigned)fc__engine_random_below(10), &f) < 0) {
-                fc_log(FC_LOG_ERROR, "out of memory deciding the retry of job %s; it stays in flight", job->jid);
+                fc_log_job(FC_LOG_ERROR, &fields,
+                           "out of memory deciding the retry of job %s; it stays in flight", job->jid);
                 job_release(jr);
                 return;
         }
+        count_job(jr, f.action == FC_FAILURE_RETRY  ? FC_STATS_RETRIED
+                      : f.action == FC_FAILURE_DEAD ? FC_STATS_DEAD
+                                                    : FC_STATS_DROPPED);
         const char *where = f.action == FC_FAILURE_RETRY ? "retry" : f.action == FC_FAILURE_DEAD ? "dead" : "none";
-        fc_log_limited(FC_LOG_INFO, job->klass, "job %s (class %s) failed: %s: %s; next: %s", job->jid, job->klass,
-                       job->error_class ? job->error_class : "?", job->error_message ? job->error_message : "",
-                       where);
+        fc_log_job_limited(FC_LOG_INFO, &fields, job->klass,
+                           "job %s (class %s) failed: %s: %s; next: %s", job->jid, job->klass,
+                           job->error_class ? job->error_class : "?", job->error_message ? job->error_message : "",
+                           where);
         switch (f.action) {
         case FC_FAILURE_DROP:
                 ack_later(e, jr->fetched.id);
@@ -599,8 +634,9 @@ static void keep_made_jid(fc_engine_t *e, job_run_t *jr) {
         if (r == 0) {
                 r = fc_inflight_rewrite(c, &e->inflight, jr->fetched.id, jr->fetched.queue, text);
                 if (r < 0)
-                        fc_log_limited(FC_LOG_WARNING, "jid rewrite", "cannot store the jid given to job %s: %s",
-                                       jr->job->jid, fc_redis_last_error(c));
+                        fc_log_job_limited(FC_LOG_WARNING, &(fc_log_fields_t){.job_id = jr->job->jid}, "jid rewrite",
+                                           "cannot store the jid given to job %s: %s", jr->job->jid,
+                                           fc_redis_last_error(c));
                 fc_redis_pool_release(e->pool, c);
         }
         free(text);
@@ -634,9 +670,10 @@ FAILURE_PATH static void finish_unknown_class(job_run_t *jr) {
         fc_job_t *job = jr->job;
         char cause[300];
         snprintf(cause, sizeof(cause), "no handler for class %.256s", job->klass);
-        fc_log_limited(FC_LOG_WARNING, cause,
-                       "no loaded plugin handles class \"%s\" (job %s, queue %s): it goes to retry, as a "
-                       "deploy may be adding the plugin", job->klass, job->jid, jr->fetched.queue);
+        fc_log_fields_t fields = job_fields(jr);
+        fc_log_job_limited(FC_LOG_WARNING, &fields, cause,
+                           "no loaded plugin handles class \"%s\" (job %s, queue %s): it goes to retry, as a "
+                           "deploy may be adding the plugin", job->klass, job->jid, jr->fetched.queue);
         job->error_class = strdup("FlowCoro::UnknownClass");
         if (asprintf(&job->error_message, "no loaded plugin handles class \"%s\"", job->klass) < 0)
                 job->error_message = NULL;
@@ -682,16 +719,21 @@ static void job_main(void *arg) {
                 job_release(jr);
                 return;
         }
+        if (e->stats)
+                fc_stats_job_started(e->stats);
         if (timeout > 0)
                 fc_set_deadline(timeout);
         fc_job_status_t status = fc_host_run(h, job);
         fc_cancel_reason_t cancelled = fc_cancelled();
         fc_set_deadline(FC_FOREVER);
         fc_running_remove(&e->running, &jr->listed);
+        if (e->stats)
+                fc_stats_job_ended(e->stats);
         int handler_max_retries = h->def->max_retries;
 
         if (status == FC_JOB_OK) {
                 atomic_fetch_add(&e->processed, 1);
+                count_job(jr, FC_STATS_SUCCEEDED);
                 ack_later(e, jr->fetched.id);
                 job_release(jr);
                 return;
@@ -712,6 +754,7 @@ static void job_main(void *arg) {
         }
         if (status == FC_JOB_SNOOZE) {
                 atomic_fetch_add(&e->processed, 1);
+                count_job(jr, FC_STATS_SNOOZED);
                 json_t *p = fc_job_payload(job);
                 char *payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
                 if (!payload) {
@@ -1050,9 +1093,11 @@ static void report_overrun(fc_running_job_t *job, void *arg) {
         int64_t now = *(int64_t *)arg;
         if (!job->overrun_reported && job->deadline_ms != INT64_MAX && now > job->deadline_ms + OVERRUN_GRACE_MS) {
                 job->overrun_reported = true;
-                fc_log(FC_LOG_WARNING, "job %s (class %s, queue %s) is %.1f s past its deadline and has not given its "
-                                       "scheduler thread back: its handler blocks or loops without yielding",
-                       job->jid, job->klass, job->queue, (double)(now - job->deadline_ms) / 1000.0);
+                fc_log_fields_t fields = {.job_id = job->jid, .job_class = job->klass, .queue = job->queue};
+                fc_log_job(FC_LOG_WARNING, &fields,
+                           "job %s (class %s, queue %s) is %.1f s past its deadline and has not given its "
+                           "scheduler thread back: its handler blocks or loops without yielding",
+                           job->jid, job->klass, job->queue, (double)(now - job->deadline_ms) / 1000.0);
         }
 }
 

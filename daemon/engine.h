@@ -12,6 +12,7 @@
 #include "flowcoro/core.h"
 #include "loader.h"
 #include "redis.h"
+#include "stats.h"
 
 typedef struct fc_engine fc_engine_t;
 
@@ -21,6 +22,7 @@ typedef struct fc_engine_options {
         fc_sched_t *sched;                /* where jobs run */
         const fc_redis_options_t *redis;  /* copied (strings too, by each connection) */
         const char *instance;             /* this daemon's name on its host (identity.h) */
+        fc_stats_t *stats;                /* borrowed, or NULL: no metrics counted */
 } fc_engine_options_t;
 
 /* Creates an engine. Returns 0 and *out, -EINVAL with a message on stderr

@@ -51,11 +51,16 @@ static void host_log(fc_job_t *job, fc_log_priority_t priority, const char *form
         va_start(ap, format);
         vsnprintf(msg, sizeof(msg), format, ap);
         va_end(ap);
-        if (job)
-                fc_log(level, "plugin=%s jid=%s class=%s queue=%s: %s", job->plugin ? job->plugin : "?", job->jid,
-                       job->klass, job->queue, msg);
-        else
+        if (job) {
+                fc_log_fields_t fields = {.job_id = job->jid,
+                                          .job_class = job->klass,
+                                          .queue = job->queue,
+                                          .plugin = job->plugin};
+                fc_log_job(level, &fields, "plugin=%s jid=%s class=%s queue=%s: %s",
+                           job->plugin ? job->plugin : "?", job->jid, job->klass, job->queue, msg);
+        } else {
                 fc_log(level, "%s", msg);
+        }
 }
 
 static const char *job_jid(const fc_job_t *job) {

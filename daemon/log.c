@@ -6,7 +6,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+/* The journal would record this file and line as every entry's origin. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "flowcoro/core.h"
@@ -38,7 +44,53 @@ bool fc_log_enabled(fc_log_level_t level) {
         return (int)level <= atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
-static void write_line(fc_log_level_t level, const char *suffix, const char *format, va_list ap) {
+/* Whether stderr is the journal's stream (systemd sets JOURNAL_STREAM to
+ * its "device:inode"; a child that redirected stderr elsewhere keeps the
+ * variable but not the file) and the journal's socket is there (libsystemd
+ * drops entries silently when it is not). Looked up once. */
+static bool to_journal;
+static pthread_once_t to_journal_once = PTHREAD_ONCE_INIT;
+
+static void look_up_journal(void) {
+        const char *stream = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        to_journal = stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+                     fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+                     (unsigned long long)st.st_ino == ino && access("/run/systemd/journal/socket", W_OK) == 0;
+}
+
+/* syslog priorities of fc_log_level_t. */
+static const int priorities[] = {3, 4, 5, 6, 7};
+
+/* One native entry; returns false when the journal refused it. */
+static bool send_to_journal(fc_log_level_t level, const fc_log_fields_t *f, const char *msg, size_t len) {
+        char priority[16], message[4200], fields[4][600];
+        struct iovec iov[7];
+        size_t n = 0;
+        iov[n++] = (struct iovec){
+                priority, (size_t)snprintf(priority, sizeof(priority), "PRIORITY=%d", priorities[level])};
+        iov[n++] =
+                (struct iovec){(char *)"SYSLOG_IDENTIFIER=flowcorod", strlen("SYSLOG_IDENTIFIER=flowcorod")};
+        iov[n++] = (struct iovec){message,
+                                  (size_t)snprintf(message, sizeof(message), "MESSAGE=%.*s", (int)len, msg)};
+        if (iov[n - 1].iov_len >= sizeof(message))
+                iov[n - 1].iov_len = sizeof(message) - 1;
+        const char *names[4] = {"JOB_ID", "JOB_CLASS", "QUEUE", "PLUGIN"};
+        const char *values[4] = {f ? f->job_id : NULL, f ? f->job_class : NULL, f ? f->queue : NULL,
+                                 f ? f->plugin : NULL};
+        for (size_t i = 0; i < 4; i++) {
+                if (!values[i])
+                        continue;
+                int m = snprintf(fields[i], sizeof(fields[i]), "%s=%s", names[i], values[i]);
+                iov[n++] = (struct iovec){fields[i],
+                                          m < (int)sizeof(fields[i]) ? (size_t)m : sizeof(fields[i]) - 1};
+        }
+        return sd_journal_sendv(iov, (int)n) >= 0;
+}
+
+static void write_line(fc_log_level_t level, const fc_log_fields_t *fields, const char *suffix,
+                       const char *format, va_list ap) {
         char line[4096];
         int n = snprintf(line, sizeof(line), "%s: ", level_names[level]);
         int m = vsnprintf(line + n, sizeof(line) - (size_t)n, format, ap);
@@ -52,6 +104,11 @@ static void write_line(fc_log_level_t level, const char *suffix, const char *for
                 memcpy(line + len, suffix, s);
                 len += s;
         }
+        pthread_once(&to_journal_once, look_up_journal);
+        /* The journal has the priority in its own field; if it refuses the
+         * entry (journald restarting), the stream still takes the line. */
+        if (to_journal && send_to_journal(level, fields, line + n, len - (size_t)n))
+                return;
         line[len++] = '\n';
         /* A short write to a pipe or the journal's socket is not worth a
          * loop: the log must never block the caller for long. */
@@ -64,7 +121,16 @@ void fc_log(fc_log_level_t level, const char *format, ...) {
                 return;
         va_list ap;
         va_start(ap, format);
-        write_line(level, NULL, format, ap);
+        write_line(level, NULL, NULL, format, ap);
+        va_end(ap);
+}
+
+void fc_log_job(fc_log_level_t level, const fc_log_fields_t *fields, const char *format, ...) {
+        if (!fc_log_enabled(level))
+                return;
+        va_list ap;
+        va_start(ap, format);
+        write_line(level, fields, NULL, format, ap);
         va_end(ap);
 }
 
@@ -111,12 +177,25 @@ static bool limit_allows(const char *cause, unsigned burst, uint64_t *dropped) {
         return allow;
 }
 
-static void write_limited(fc_log_level_t level, uint64_t dropped, const char *format, va_list ap) {
+static void write_limited(fc_log_level_t level, const fc_log_fields_t *fields, uint64_t dropped,
+                          const char *format, va_list ap) {
         char suffix[96];
         if (dropped)
                 snprintf(suffix, sizeof(suffix), " (%llu more like this in the last %d s not logged)",
                          (unsigned long long)dropped, LIMIT_PERIOD_MS / 1000);
-        write_line(level, dropped ? suffix : NULL, format, ap);
+        write_line(level, fields, dropped ? suffix : NULL, format, ap);
+}
+
+void fc_log_job_limited_kind(fc_log_level_t level, const fc_log_fields_t *fields, const char *kind,
+                             unsigned kind_burst, const char *cause, const char *format, ...) {
+        uint64_t dropped, kind_dropped;
+        if (!fc_log_enabled(level) || !limit_allows(kind, kind_burst, &kind_dropped) ||
+            !limit_allows(cause, 1, &dropped))
+                return;
+        va_list ap;
+        va_start(ap, format);
+        write_limited(level, fields, dropped, format, ap);
+        va_end(ap);
 }
 
 void fc_log_limited_kind(fc_log_level_t level, const char *kind, unsigned kind_burst, const char *cause,
@@ -127,7 +206,18 @@ void fc_log_limited_kind(fc_log_level_t level, const char *kind, unsigned kind_b
                 return;
         va_list ap;
         va_start(ap, format);
-        write_limited(level, dropped, format, ap);
+        write_limited(level, NULL, dropped, format, ap);
+        va_end(ap);
+}
+
+void fc_log_job_limited(fc_log_level_t level, const fc_log_fields_t *fields, const char *cause,
+                        const char *format, ...) {
+        uint64_t dropped;
+        if (!fc_log_enabled(level) || !limit_allows(cause, 1, &dropped))
+                return;
+        va_list ap;
+        va_start(ap, format);
+        write_limited(level, fields, dropped, format, ap);
         va_end(ap);
 }
 
@@ -137,6 +227,6 @@ void fc_log_limited(fc_log_level_t level, const char *cause, const char *format,
                 return;
         va_list ap;
         va_start(ap, format);
-        write_limited(level, dropped, format, ap);
+        write_limited(level, NULL, dropped, format, ap);
         va_end(ap);
 }

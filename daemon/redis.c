@@ -77,6 +77,9 @@ struct fc_redis {
         char error[512]; /* same size as cause */
 };
 
+/* Totals over every connection of the process (fc_redis_get_totals()). */
+static _Atomic uint64_t total_open, total_reconnects;
+
 /* ---- small helpers ------------------------------------------------------ */
 
 static int fail(fc_redis_t *c, int r, const char *format, ...) __attribute__((format(printf, 3, 4)));
@@ -162,7 +165,8 @@ static void close_connection(fc_redis_t *c) {
                 redisFree(c->ctx);
                 c->ctx = NULL;
         }
-        atomic_store(&c->connected, false);
+        if (atomic_exchange(&c->connected, false))
+                atomic_fetch_sub_explicit(&total_open, 1, memory_order_relaxed);
 }
 
 /* The first reconnect after a failure is immediate (a killed connection or a
@@ -605,7 +609,9 @@ static int connect_locked(fc_redis_t *c, int64_t deadline, int64_t timeout_ms) {
                 }
                 return r;
         }
-        c->stats.connects++;
+        if (c->stats.connects++ > 0)
+                atomic_fetch_add_explicit(&total_reconnects, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&total_open, 1, memory_order_relaxed);
         atomic_store(&c->connected, true);
         c->error[0] = '\0'; /* addresses that failed before one worked are no error */
         return 0;
@@ -831,6 +837,11 @@ int fc_redis_set_timeout(fc_redis_t *c, int64_t timeout_ms) {
 
 void fc_redis_get_stats(const fc_redis_t *c, fc_redis_stats_t *ret) {
         *ret = c->stats;
+}
+
+void fc_redis_get_totals(fc_redis_totals_t *ret) {
+        ret->open = atomic_load_explicit(&total_open, memory_order_relaxed);
+        ret->reconnects = atomic_load_explicit(&total_reconnects, memory_order_relaxed);
 }
 
 int fc_redis_command(fc_redis_t *c, int64_t timeout_ms, redisReply **reply, int argc, const char *const *argv,

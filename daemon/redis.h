@@ -143,6 +143,14 @@ typedef struct fc_redis_stats {
 
 void fc_redis_get_stats(const fc_redis_t *c, fc_redis_stats_t *ret);
 
+/* Totals over every connection of this process, for metrics. Any thread. */
+typedef struct fc_redis_totals {
+        uint64_t open;       /* connections established now */
+        uint64_t reconnects; /* connections established by an fc_redis_t that had one before */
+} fc_redis_totals_t;
+
+void fc_redis_get_totals(fc_redis_totals_t *ret);
+
 /* ---- commands ----------------------------------------------------------- */
 
 /* Sends one command (argc words; argvlen[i] bytes each, binary safe; argvlen

@@ -76,6 +76,17 @@ static void test_credentials_directory_wins(void **state) {
         assert_string_equal(c->redis.password, "credpass");
         fc_config_free(c);
 
+        /* An empty credential (the unit's SetCredential= fallback when the
+         * file is missing) counts as none: password_file, then the URL's. */
+        cfg_write("creds/redis-password", "\n");
+        c = load_with_password_file("redis://:urlpass@h", abs_path("pw"));
+        assert_string_equal(c->redis.password, "filepass");
+        assert_string_equal(c->redis.password_from, abs_path("pw"));
+        fc_config_free(c);
+        c = cfg_load_ok("redis:\n  url: redis://:urlpass@h\n");
+        assert_string_equal(c->redis.password, "urlpass");
+        fc_config_free(c);
+
         /* A directory without the credential: password_file again. */
         assert_int_equal(unlink("creds/redis-password"), 0);
         c = load_with_password_file("redis://h", abs_path("pw"));

@@ -76,6 +76,7 @@ int fc_test_daemon_start(fc_test_daemon_t *d, const fc_test_redis_t *redis, cons
         }
         snprintf(d->config, sizeof(d->config), "%s/flowcoro.yaml", d->dir);
         snprintf(d->log, sizeof(d->log), "%s/flowcorod.log", d->dir);
+        snprintf(d->control, sizeof(d->control), "%s/control.sock", d->dir);
         FILE *f = fopen(d->config, "w");
         if (!f)
                 return -errno;
@@ -84,6 +85,10 @@ int fc_test_daemon_start(fc_test_daemon_t *d, const fc_test_redis_t *redis, cons
                 "plugins:\n  directory: %s\n  load:\n    - path: examples.so\n      config: { allow_crash: true }\n"
                 "%s",
                 redis->socket_path, PLUGIN_DIR, extra ? extra : "");
+        /* The default (/run/flowcoro/control.sock) is the service's. */
+        bool own_control = extra && (strncmp(extra, "control:", 8) == 0 || strstr(extra, "\ncontrol:"));
+        if (!own_control)
+                fprintf(f, "control:\n  socket: %s\n", d->control);
         fclose(f);
         return spawn(d, args);
 }
@@ -127,6 +132,7 @@ void fc_test_daemon_stop(fc_test_daemon_t *d) {
         if (d->dir[0]) {
                 unlink(d->config);
                 unlink(d->log);
+                unlink(d->control);
                 rmdir(d->dir);
                 d->dir[0] = '\0';
         }

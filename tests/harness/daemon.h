@@ -19,11 +19,14 @@ typedef struct fc_test_daemon {
         char dir[256];      /* temporary directory: config and log */
         char config[300];
         char log[300];
+        char control[300];  /* its control socket, in dir (see fc_test_daemon_start) */
 } fc_test_daemon_t;
 
 /* Writes a configuration with redis.url (redis's unix socket), the build's
- * plugin directory and examples.so (allow_crash: true), followed by extra
- * (more top-level YAML keys, e.g. "concurrency: 10\n", or NULL), starts
+ * plugin directory and examples.so (allow_crash: true), control.socket in
+ * the daemon's directory (d->control), followed by extra (more top-level
+ * YAML keys, e.g. "concurrency: 10\n", or NULL; an extra that sets
+ * "control:" itself replaces the harness's), starts
  * flowcorod -c CONFIG --insecure-plugins plus args (NULL-terminated, or
  * NULL), and waits (at most 15 s) until its log says "running". Returns 0,
  * or a negative errno with the log on stderr. */
@@ -45,7 +48,8 @@ bool fc_test_daemon_wait(fc_test_daemon_t *d, int timeout_ms);
 void fc_test_daemon_kill(fc_test_daemon_t *d);
 
 /* SIGTERM, wait up to 30 s, then SIGKILL; reaps it and removes its
- * directory. Safe to call twice and after a failed start. */
+ * directory (with a control socket a killed daemon left). Safe to call
+ * twice and after a failed start. */
 void fc_test_daemon_stop(fc_test_daemon_t *d);
 
 /* The log so far (malloc'd, NUL-terminated; the caller frees it). */
