@@ -37,6 +37,21 @@ static char *put(char *p, const char *s, size_t n) {
         return p + n;
 }
 
+static const fc_coro_t *_Atomic blamed;
+
+void fc_crash_blame(const fc_coro_t *coro) {
+        atomic_store(&blamed, coro);
+}
+
+/* The in-flight id of the job coro runs, or 0. */
+static uint64_t job_of(const fc_coro_t *coro) {
+        if (crash_running && coro)
+                for (fc_running_job_t *j = crash_running->head.next; j && j != &crash_running->head; j = j->next)
+                        if (j->coro == coro)
+                                return j->id;
+        return 0;
+}
+
 static void on_fatal_signal(int sig, siginfo_t *info, void *uctx) {
         (void)uctx;
         int saved = errno;
@@ -44,14 +59,9 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx) {
                 if (fatal_signals[i] == sig)
                         sigaction(sig, &previous[i], NULL);
         int fd = atomic_load(&crash_fd);
-        fc_coro_t *self = fc_self();
-        uint64_t id = 0;
-        if (crash_running && self)
-                for (fc_running_job_t *j = crash_running->head.next; j && j != &crash_running->head; j = j->next)
-                        if (j->coro == self) {
-                                id = j->id;
-                                break;
-                        }
+        uint64_t id = job_of(fc_self());
+        if (!id)
+                id = job_of(atomic_load(&blamed));
         if (fd >= 0 && id) {
                 /* *3 $5 RPUSH $<key> <key> $<value> "<id> <signal>" */
                 char value[48], *v = fc_put_u64(value, id);

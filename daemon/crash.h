@@ -26,6 +26,12 @@ int fc_crash_setup(fc_running_t *running, const char *key);
  * reads or writes), or -1 for none. Any thread. */
 void fc_crash_set_fd(int fd);
 
+/* Names coro (NULL: nobody) as the culprit of a crash that happens on a
+ * thread running no job: the watchdog does, when a job holds its scheduler
+ * thread, since systemd then kills the daemon with SIGABRT, which any
+ * thread may take. coro is only compared, never dereferenced. Any thread. */
+void fc_crash_blame(const fc_coro_t *coro);
+
 /* Removes the handlers. */
 void fc_crash_teardown(void);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crash.h"
 #include "log.h"
 #include "notify.h"
 
@@ -94,6 +95,7 @@ static void check_stall(fc_watchdog_t *w, bool *stalled) {
         int64_t held = 0;
         int thread = fc_sched_stalled(w->o.sched, w->watchdog_ms, &coro, &held);
         if (thread < 0) {
+                fc_crash_blame(NULL);
                 if (*stalled)
                         fc_log(FC_LOG_NOTICE,
                                "watchdog: the scheduler threads run again; pinging systemd again");
@@ -104,6 +106,7 @@ static void check_stall(fc_watchdog_t *w, bool *stalled) {
         if (*stalled)
                 return;
         *stalled = true;
+        fc_crash_blame(coro); /* the SIGABRT that ends us names this job */
         char who[512];
         if (!fc_engine_describe_coro(w->o.engine, coro, who, sizeof(who)))
                 snprintf(who, sizeof(who), "a coroutine that runs no job");
