@@ -24,6 +24,7 @@
 
 #include "crash.h"
 #include "host.h"
+#include "invalid.h"
 #include "job.h"
 #include "log.h"
 #include "retry.h"
@@ -426,57 +427,6 @@ static void count_job(const job_run_t *jr, fc_stats_outcome_t outcome) {
  * (core/stack.c), instead of faulting in a second one. */
 #define FAILURE_PATH __attribute__((noinline, cold))
 
-static const char base64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static json_t *base64_string(const unsigned char *p, size_t n) {
-        size_t len = (n + 2) / 3 * 4;
-        char *out = malloc(len + 1), *o = out;
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n; i += 3) {
-                uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                             (i + 2 < n ? p[i + 2] : 0);
-                *o++ = base64_chars[v >> 18 & 63];
-                *o++ = base64_chars[v >> 12 & 63];
-                *o++ = i + 1 < n ? base64_chars[v >> 6 & 63] : '=';
-                *o++ = i + 2 < n ? base64_chars[v & 63] : '=';
-        }
-        *o = '\0';
-        json_t *s = json_stringn(out, len);
-        free(out);
-        return s;
-}
-
-/* A dead-set entry for a payload that is not a usable job: a valid Sidekiq
- * job of class FlowCoro::InvalidJob that says what was wrong and keeps the
- * original text byte for byte (base64 when it is not UTF-8). */
-static char *invalid_job_entry(const fc_fetched_t *f, const char *why, double now) {
-        char jid[25];
-        json_t *o = json_object();
-        if (!o || fc_job_new_jid(jid) < 0) {
-                json_decref(o);
-                return NULL;
-        }
-        json_t *raw = json_stringn(f->payload, f->len);
-        json_object_set_new(o, "class", json_string("FlowCoro::InvalidJob"));
-        json_object_set_new(o, "args", json_array());
-        json_object_set_new(o, "queue", json_string(f->queue));
-        json_object_set_new(o, "jid", json_string(jid));
-        json_object_set_new(o, "retry", json_false());
-        json_object_set_new(o, "error_class", json_string("FlowCoro::InvalidJob"));
-        json_object_set_new(o, "error_message", json_string(why));
-        json_object_set_new(o, "failed_at", json_real(now));
-        json_object_set_new(o, "retry_count", json_integer(0));
-        if (raw)
-                json_object_set_new(o, "raw_payload", raw);
-        else
-                json_object_set_new(o, "raw_payload_base64",
-                                    base64_string((const unsigned char *)f->payload, f->len));
-        char *s = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        return s;
-}
-
 /* Files the job in retry, dead or schedule, retrying while Redis is away.
  * From a coroutine that is not cancelled. */
 static void finish_now(job_run_t *jr) {
@@ -558,7 +508,7 @@ FAILURE_PATH static void finish_invalid(job_run_t *jr, const char *why) {
         cause[n] = '\0';
         fc_log_job_limited_kind(FC_LOG_WARNING, &(fc_log_fields_t){.queue = jr->fetched.queue}, "invalid payload",
                                 20, cause, "job in queue %s moved to dead: %s", jr->fetched.queue, why);
-        char *entry = invalid_job_entry(&jr->fetched, why, now);
+        char *entry = fc_invalid_job_entry(jr->fetched.queue, jr->fetched.payload, jr->fetched.len, why, now);
         atomic_fetch_add(&e->processed, 1);
         atomic_fetch_add(&e->failed, 1);
         count_job(jr, FC_STATS_DEAD);

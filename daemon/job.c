@@ -20,6 +20,10 @@ static int bad(char *err, size_t errlen, const char *fmt, ...) {
         if (n >= 0 && (size_t)n < errlen)
                 vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
         va_end(ap);
+        /* It may quote the payload's bytes, or be cut inside a character:
+         * it goes into a JSON string (the dead entry's error_message). */
+        if (errlen)
+                fc_utf8_scrub(err);
         return -EINVAL;
 }
 
@@ -143,6 +147,8 @@ static bool parse_scanned(fc_job_t *job, char *strings) {
 
 /* The slow path: jansson, which says what is wrong. */
 static int parse_with_jansson(fc_job_t *job, char *strings, char *err, size_t errlen) {
+        if (fc_json_too_deep(job->text, job->text_len, FC_JSON_MAX_DEPTH))
+                return bad(err, errlen, "nested more than %d levels deep", FC_JSON_MAX_DEPTH);
         json_error_t jerr;
         json_t *payload = json_loadb(job->text, job->text_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!payload)

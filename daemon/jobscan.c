@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 512 /* jansson allows 2048; deeper goes the slow way */
+#define MAX_DEPTH FC_JSON_MAX_DEPTH /* deeper goes the slow way, which refuses it */
 
 typedef struct scanner {
         const unsigned char *p, *start, *end;
@@ -320,6 +320,43 @@ static bool scan_value(scanner_t *s, fc_jtype_t *type, bool *escaped) {
                 return literal(s, "null", 4);
         default:
                 return scan_number(s, type);
+        }
+}
+
+bool fc_json_too_deep(const char *text, size_t len, unsigned max) {
+        unsigned depth = 0;
+        bool in_string = false;
+        for (size_t i = 0; i < len; i++) {
+                char c = text[i];
+                if (in_string) {
+                        if (c == '\\')
+                                i++; /* the escaped byte can't end the string */
+                        else if (c == '"')
+                                in_string = false;
+                } else if (c == '"') {
+                        in_string = true;
+                } else if (c == '[' || c == '{') {
+                        if (++depth > max)
+                                return true;
+                } else if ((c == ']' || c == '}') && depth > 0) {
+                        depth--;
+                }
+        }
+        return false;
+}
+
+void fc_utf8_scrub(char *s) {
+        unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
+        while (p < end) {
+                if (*p < 0x80) {
+                        p++;
+                        continue;
+                }
+                size_t n = utf8_sequence(p, end);
+                if (n == 0)
+                        *p++ = '?';
+                else
+                        p += n;
         }
 }
 

@@ -56,4 +56,22 @@ typedef struct fc_jobscan {
  * false otherwise (then parse with jansson). */
 bool fc_jobscan(const char *text, size_t len, fc_jobscan_t *out);
 
+/* How deep JSON that comes from outside (job payloads, schedule and retry
+ * entries) may nest. jansson allows 2048 levels and recurses once per
+ * level, which would overflow a coroutine's stack (64 KiB by default) long
+ * before: check with fc_json_too_deep() before handing such text to it. */
+#define FC_JSON_MAX_DEPTH 64
+
+/* Whether len bytes of text nest arrays and objects deeper than max
+ * levels, counted without recursion (brackets inside strings, escaped or
+ * not, don't count). Text that is not JSON gives an answer too; the parser
+ * then says what is wrong with it. Pure function, any thread. */
+bool fc_json_too_deep(const char *text, size_t len, unsigned max);
+
+/* Replaces, in place, every byte of the NUL-terminated s that is not part
+ * of a valid UTF-8 sequence with '?': for messages that quote bytes of a
+ * payload, or were cut in the middle of a character, and must become JSON
+ * strings. */
+void fc_utf8_scrub(char *s);
+
 #endif

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobscan.h"
 #include "log.h"
 
 #define BATCH        100
@@ -41,10 +42,10 @@ static fc_redis_script_t move_due_script;
 
 /* The job as it goes back to its queue: its queue ("default" when it names
  * none) and its JSON with enqueued_at = now. A member that is not a JSON
- * object goes to "default" unchanged; the job path then files it in dead
- * with the reason. */
+ * object, or nests too deep to parse on a coroutine's stack, goes to
+ * "default" unchanged; the job path then files it in dead with the reason. */
 static void requeue_form(const char *member, size_t len, double now, char **queue, char **job) {
-        json_t *o = json_loadb(member, len, 0, NULL);
+        json_t *o = fc_json_too_deep(member, len, FC_JSON_MAX_DEPTH) ? NULL : json_loadb(member, len, 0, NULL);
         const char *q = json_string_value(json_object_get(o, "queue"));
         *queue = strdup(q && *q ? q : "default");
         *job = NULL;

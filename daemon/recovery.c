@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "jobscan.h"
 #include "log.h"
 
 #define BEAT_EXPIRY_S    60.0
@@ -98,7 +99,10 @@ static bool counts_crash(const culprits_t *culprits, uint64_t id, int *signal) {
  * signal: what the daemon died of, when it named this job (0: unknown). */
 static char *bump_recovered(const fc_fetched_t *f, double now, int signal, bool *dead) {
         *dead = false;
-        json_t *o = json_loadb(f->payload, f->len, 0, NULL);
+        /* Too deep to parse on a coroutine's stack: it goes back unchanged,
+         * and the job path files it in dead for that. */
+        json_t *o = fc_json_too_deep(f->payload, f->len, FC_JSON_MAX_DEPTH) ? NULL
+                                                                             : json_loadb(f->payload, f->len, 0, NULL);
         if (!json_is_object(o)) {
                 json_decref(o);
                 return NULL;

@@ -51,8 +51,9 @@ int fc_failure_decide(fc_job_t *job, fc_job_status_t status, int handler_max_ret
                 r |= json_object_set(p, "queue", (json_t *)retry_queue);
         r |= json_object_set_new(p, "error_message",
                                  message_value(job->error_message ? job->error_message : "failed"));
-        r |= json_object_set_new(p, "error_class",
-                                 json_string(job->error_class ? job->error_class : "FlowCoro::JobFailed"));
+        /* A handler's class name that is not UTF-8 can't be a JSON string. */
+        json_t *error_class = job->error_class ? json_string(job->error_class) : NULL;
+        r |= json_object_set_new(p, "error_class", error_class ? error_class : json_string("FlowCoro::JobFailed"));
         const json_t *rc = json_object_get(p, "retry_count");
         long long count;
         if (json_is_integer(rc)) {

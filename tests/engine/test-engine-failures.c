@@ -608,14 +608,14 @@ typedef struct bad_case {
 } bad_case_t;
 
 /* The payloads each test pushes (bad_cases() fills them). */
-static char bad_bufs[7][2100];
+static char bad_bufs[8][2100];
 
 /* The bad payloads of behaviour 6, as clients send them (no jid), or each
  * with a jid (with_jid). The 2 KiB one is exactly 2048 bytes. */
 static size_t bad_cases(bad_case_t *c, bool with_jid) {
         const char *jid = with_jid ? "\"jid\":\"bad%d\"," : "";
-        char j[7][32];
-        for (int i = 0; i < 7; i++)
+        char j[8][32];
+        for (int i = 0; i < 8; i++)
                 snprintf(j[i], sizeof(j[i]), jid, i);
         snprintf(bad_bufs[0], sizeof(bad_bufs[0]), "{%s\"class\":\"Noop\",\"args\":[", j[0]);
         snprintf(bad_bufs[1], sizeof(bad_bufs[1]), "[\"Noop\",[]]");
@@ -628,6 +628,12 @@ static size_t bad_cases(bad_case_t *c, bool with_jid) {
         memset(bad_bufs[5] + head, 'x', (size_t)pad);
         memcpy(bad_bufs[5] + head + pad, "\"]}", 4);
         snprintf(bad_bufs[6], sizeof(bad_bufs[6]), "{%s\"class\":\"Noop\",\"args\":[\"\xff\xfe\"]}", j[6]);
+        /* Nested deeper than a parser may recurse on a coroutine's stack (it
+         * crashed the daemon once: found by fuzzing). */
+        head = snprintf(bad_bufs[7], sizeof(bad_bufs[7]), "{%s\"class\":\"Noop\",\"args\":", j[7]);
+        memset(bad_bufs[7] + head, '[', 460);
+        memset(bad_bufs[7] + head + 460, ']', 460);
+        memcpy(bad_bufs[7] + head + 920, "}", 2);
         static char json_message[64];
         snprintf(json_message, sizeof(json_message), "not valid JSON at line 1, column %zu", strlen(bad_bufs[0]));
         size_t n = 0;
@@ -638,6 +644,7 @@ static size_t bad_cases(bad_case_t *c, bool with_jid) {
         c[n++] = (bad_case_t){bad_bufs[4], 0, "\"args\" must be an array, got a string", false};
         c[n++] = (bad_case_t){bad_bufs[5], 0, "2048 bytes, over jobs.max_payload (1024 bytes)", false};
         c[n++] = (bad_case_t){bad_bufs[6], 0, "unable to decode byte 0xff", true};
+        c[n++] = (bad_case_t){bad_bufs[7], 0, "nested more than 64 levels deep", false};
         for (size_t i = 0; i < n; i++)
                 c[i].len = strlen(c[i].payload);
         return n;
@@ -726,7 +733,7 @@ static void push_bad_cases(const bad_case_t *cases, size_t n) {
  * byte; an unknown class goes to retry. Every problem found is listed
  * before the test fails. */
 static void test_bad_payloads_go_to_dead(void **state) {
-        bad_case_t cases[7];
+        bad_case_t cases[8];
         size_t n = bad_cases(cases, false);
         fc_test_daemon_t *d = daemon_start(0, MAX_PAYLOAD_CONFIG);
         push_bad_cases(cases, n);
@@ -779,7 +786,7 @@ static void test_bad_payloads_go_to_dead(void **state) {
 /* The log names each cause, and a flood of one bad job is rate-limited.
  * The payloads carry jids here, so that only the log is under test. */
 static void test_bad_payloads_are_logged_with_a_limit(void **state) {
-        bad_case_t cases[7];
+        bad_case_t cases[8];
         size_t n = bad_cases(cases, true);
         fc_test_daemon_t *d = daemon_start(0, MAX_PAYLOAD_CONFIG);
         push_bad_cases(cases, n);

@@ -22,8 +22,8 @@ static void check_scan_against_jansson(const char *text, size_t size) {
                 return;
         json_t *o = json_loadb(text, size, 0, NULL);
         assert(json_is_object(o));
-        static const char *const names[FC_JF_COUNT] = {"class",       "args",           "jid",         "queue",
-                                                       "retry_count", "recovered_count", "enqueued_at", "timeout"};
+        static const char *const names[FC_JF_COUNT] = {
+                "class", "args", "jid", "queue", "retry_count", "recovered_count", "enqueued_at", "timeout"};
         for (int i = 0; i < FC_JF_COUNT; i++) {
                 const json_t *v = json_object_get(o, names[i]);
                 switch (scan.field[i].type) {
@@ -68,8 +68,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r < 0) {
                 assert(r == -EINVAL || r == -ENOMEM);
                 assert(!job);
-                if (r == -EINVAL)
+                if (r == -EINVAL) {
                         assert(strncmp(err, "job payload: ", 13) == 0);
+                        /* The message goes to the log and into the dead entry's
+                         * JSON: it must be UTF-8, also when jansson's "near
+                         * '...'" context ends inside a character
+                         * (regressions/job/message-not-utf8). */
+                        json_t *m = json_string(err);
+                        assert(m);
+                        json_decref(m);
+                }
                 return 0;
         }
         assert(job && json_is_object(fc_job_payload(job)));
