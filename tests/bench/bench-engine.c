@@ -12,6 +12,10 @@
  *               same Redis in the same run (tests/bench/peers/), at several
  *               concurrency settings each; the table gives FlowCoro's ratio
  *               to each peer's best
+ *   rounds      (--rounds N, alone) FlowCoro's and BullMQ's Noop drains back
+ *               to back N times, and FlowCoro's Sleep drain, so that both
+ *               meet the same phases of a drifting machine: each round's
+ *               ratio, their median and lowest
  *
  * Jobs are enqueued into a staging list and RENAMEd into queue:default in
  * one step, so the daemon sees all of them at once and enqueueing is not
@@ -379,10 +383,58 @@ static void peers(double flowcoro_noop, double flowcoro_sleep_s) {
         }
 }
 
+static int compare_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* FlowCoro's Noop drain (concurrency 1000) and BullMQ's at its best setting
+ * (concurrency 50), back to back, n times: on a machine whose speed drifts
+ * (shared cores), both meet the same phases, and each round's ratio is a
+ * fair comparison. Prints every round, then the median and the lowest
+ * ratio. The 20,000-job Sleep drain is timed in each round too. */
+static void head_to_head(unsigned n) {
+        double ratio[n], sleep_s[n];
+        for (unsigned r = 0; r < n; r++) {
+                drain_t d = {.jobs = 200000, .concurrency = 1000};
+                must(redisCommand(rc, "FLUSHALL"));
+                stage(d.jobs, make_noop);
+                drain(&d, NULL);
+                double flowcoro = (double)d.jobs / d.seconds, seconds;
+                double bullmq = run_peer("bullmq", "noop", 200000, 50, NULL, &seconds);
+                drain_t z = {.jobs = 20000, .concurrency = 20000};
+                must(redisCommand(rc, "FLUSHALL"));
+                stage(z.jobs, make_sleep);
+                drain(&z, NULL);
+                if (bullmq <= 0) {
+                        fprintf(stderr, "bench-engine: the BullMQ run failed\n");
+                        exit(1);
+                }
+                ratio[r] = flowcoro / bullmq;
+                sleep_s[r] = z.seconds;
+                if (json_out)
+                        printf("{\"bench\":\"round\",\"round\":%u,\"flowcoro_noop_jobs_per_s\":%.0f,"
+                               "\"bullmq_noop_jobs_per_s\":%.0f,\"ratio\":%.2f,\"flowcoro_sleep_s\":%.3f}\n",
+                               r + 1, flowcoro, bullmq, ratio[r], sleep_s[r]);
+                else
+                        printf("round %u  noop: FlowCoro %7.0f jobs/s, BullMQ %6.0f jobs/s: x%.1f   "
+                               "20,000 x 100 ms sleep: %.3f s\n",
+                               r + 1, flowcoro, bullmq, ratio[r], sleep_s[r]);
+                fflush(stdout);
+        }
+        qsort(ratio, n, sizeof(double), compare_double);
+        qsort(sleep_s, n, sizeof(double), compare_double);
+        if (!json_out)
+                printf("rounds %u  noop ratio to BullMQ: median x%.1f, lowest x%.1f   sleep drain: median %.3f s, "
+                       "highest %.3f s\n",
+                       n, ratio[n / 2], ratio[0], sleep_s[n / 2], sleep_s[n - 1]);
+}
+
 int main(int argc, char **argv) {
         size_t noop_jobs = 200000;
         const char *only = NULL;
         bool with_peers = false;
+        unsigned rounds = 0;
         double best_noop = 0, sleep_s = 0;
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--json") == 0)
@@ -393,10 +445,22 @@ int main(int argc, char **argv) {
                         only = argv[++i];
                 else if (strcmp(argv[i], "--peers") == 0)
                         with_peers = true;
+                else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0 &&
+                         atoi(argv[i + 1]) <= 100)
+                        rounds = (unsigned)atoi(argv[++i]);
                 else {
-                        fprintf(stderr, "usage: bench-engine [--json] [--jobs N] [--only noop|sleep|latency|idle] [--peers]\n");
+                        fprintf(stderr, "usage: bench-engine [--json] [--jobs N] [--only noop|sleep|latency|idle] "
+                                        "[--peers] [--rounds N (1-100)]\n");
                         return 64;
                 }
+        }
+        if (rounds) {
+                if (fc_test_redis_start(&redis, NULL) < 0 || !(rc = fc_test_redis_connect(&redis)))
+                        return 1;
+                head_to_head(rounds);
+                redisFree(rc);
+                fc_test_redis_stop(&redis);
+                return 0;
         }
         if (fc_test_redis_start(&redis, NULL) < 0 || !(rc = fc_test_redis_connect(&redis)))
                 return 1;
