@@ -18,6 +18,7 @@
 #include <sys/random.h>
 
 #include "cleanup.h"
+#include "json-kind.h"
 
 /* A batch is sent when it holds this many jobs or bytes: large enough that a
  * round trip is shared by many jobs, small enough that Redis never blocks
@@ -74,25 +75,6 @@ static int new_jid(char out[25]) {
         return 0;
 }
 
-static const char *type_name(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
-                return "an object";
-        case JSON_ARRAY:
-                return "an array";
-        case JSON_STRING:
-                return "a string";
-        case JSON_INTEGER:
-        case JSON_REAL:
-                return "a number";
-        case JSON_TRUE:
-        case JSON_FALSE:
-                return "a boolean";
-        default:
-                return "null";
-        }
-}
-
 /* The queue names flowcorod's configuration accepts (docs/configuration.md):
  * 1 to 255 bytes, no spaces or control characters. */
 static bool valid_queue_name(const char *s) {
@@ -124,7 +106,7 @@ static int build_job(const defaults_t *d, json_t *in, double now, pending_t *out
                 if (!job)
                         return -ENOMEM;
         } else if (!json_is_object(in)) {
-                snprintf(err, size, "expected a job object or an args array, got %s", type_name(in));
+                snprintf(err, size, "expected a job object or an args array, got %s", fc_json_kind(in));
                 json_decref(in);
                 return -EINVAL;
         }
@@ -139,14 +121,14 @@ static int build_job(const defaults_t *d, json_t *in, double now, pending_t *out
         }
         if (!json_is_string(v) || json_string_length(v) == 0) {
                 snprintf(err, size, "\"class\" must be a class name, got %s",
-                         json_is_string(v) ? "\"\"" : type_name(v));
+                         json_is_string(v) ? "\"\"" : fc_json_kind(v));
                 goto out;
         }
         v = json_object_get(job, "args");
         if (!v)
                 json_object_set_new(job, "args", json_array());
         else if (!json_is_array(v)) {
-                snprintf(err, size, "\"args\" must be an array, got %s", type_name(v));
+                snprintf(err, size, "\"args\" must be an array, got %s", fc_json_kind(v));
                 goto out;
         }
         v = json_object_get(job, "queue");
@@ -160,7 +142,7 @@ static int build_job(const defaults_t *d, json_t *in, double now, pending_t *out
                                  "characters), got \"%s\"",
                                  fc_ctl_shorten(json_string_value(v), 60, name, sizeof(name)));
                 else
-                        snprintf(err, size, "\"queue\" must be a queue name, got %s", type_name(v));
+                        snprintf(err, size, "\"queue\" must be a queue name, got %s", fc_json_kind(v));
                 goto out;
         }
         v = json_object_get(job, "retry");
@@ -168,7 +150,7 @@ static int build_job(const defaults_t *d, json_t *in, double now, pending_t *out
                 json_object_set(job, "retry", d->retry);
         else if (v && !valid_retry(v)) {
                 snprintf(err, size, "\"retry\" must be true, false or a whole number of retries, got %s",
-                         json_is_integer(v) ? "a negative number" : type_name(v));
+                         json_is_integer(v) ? "a negative number" : fc_json_kind(v));
                 goto out;
         }
         v = json_object_get(job, "jid");
@@ -181,20 +163,20 @@ static int build_job(const defaults_t *d, json_t *in, double now, pending_t *out
                 r = -EINVAL;
                 json_object_set_new(job, "jid", json_string(jid));
         } else if (!json_is_string(v) || json_string_length(v) == 0) {
-                snprintf(err, size, "\"jid\" must be a non-empty string, got %s", type_name(v));
+                snprintf(err, size, "\"jid\" must be a non-empty string, got %s", fc_json_kind(v));
                 goto out;
         }
         v = json_object_get(job, "created_at");
         if (!v)
                 json_object_set_new(job, "created_at", json_real(now));
         else if (!json_is_number(v)) {
-                snprintf(err, size, "\"created_at\" must be a number (epoch seconds), got %s", type_name(v));
+                snprintf(err, size, "\"created_at\" must be a number (epoch seconds), got %s", fc_json_kind(v));
                 goto out;
         }
         v = json_object_get(job, "at");
         double at = d->at;
         if (v && !json_is_number(v)) {
-                snprintf(err, size, "\"at\" must be a number (epoch seconds), got %s", type_name(v));
+                snprintf(err, size, "\"at\" must be a number (epoch seconds), got %s", fc_json_kind(v));
                 goto out;
         }
         if (v)
@@ -448,7 +430,7 @@ static int enqueue_one(fc_ctl_t *c, const defaults_t *d, const char *args) {
                 return fc_ctl_fail(EX_DATAERR, "enqueue: --args: invalid JSON at column %d: %s", jerr.column,
                                    jerr.text);
         if (!json_is_array(a)) {
-                const char *got = type_name(a);
+                const char *got = fc_json_kind(a);
                 json_decref(a);
                 return fc_ctl_fail(EX_DATAERR,
                                    "enqueue: --args: expected a JSON array such as '[1, \"two\"]', got %s",
