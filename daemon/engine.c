@@ -34,6 +34,7 @@
 #define ACK_CHUNK           10000 /* ids per HDEL */
 #define CANCEL_GRACE_MS     5000  /* after cancelling jobs at shutdown, wait this long for them */
 #define OVERRUN_GRACE_MS    1000  /* a job this far past its deadline is reported */
+#define REQUEUE_ATTEMPTS    4     /* at shutdown, ERROR_RETRY_MS apart */
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -1169,7 +1170,17 @@ int fc_engine_run(fc_engine_t *e) {
         if (ack)
                 fc_join(ack);
         atomic_store(&e->abandon, true); /* no more retries from here on */
-        int r = fc_inflight_requeue(c, &e->inflight);
+        /* This connection may have lost Redis since start-up (a restart,
+         * an outage) and reconnects on its next call: a few tries, so a
+         * Redis that is back gets the jobs, one that is away is not waited
+         * for long. */
+        int r;
+        for (int attempt = 1;; attempt++) {
+                r = fc_inflight_requeue(c, &e->inflight);
+                if (r >= 0 || attempt == REQUEUE_ATTEMPTS)
+                        break;
+                fc_sleep(ERROR_RETRY_MS);
+        }
         if (r > 0)
                 fc_log(FC_LOG_NOTICE, "put %d unfinished jobs back at the front of their queues", r);
         else if (r < 0) {
