@@ -1093,12 +1093,15 @@ static int start_up(fc_engine_t *e, fc_redis_t *c) {
         }
 }
 
-/* Waits until no job is busy, or until ms passed. Returns the jobs left. */
-static uint32_t wait_for_jobs(fc_engine_t *e, int64_t ms) {
+/* Waits until no job is busy, or until ms passed; a second stop request
+ * ends the wait early when impatient (the wait for running jobs, not the
+ * one for cancelled jobs to unwind, which must not be cut short: their
+ * coroutines still use the engine). Returns the jobs left. */
+static uint32_t wait_for_jobs(fc_engine_t *e, int64_t ms, bool impatient) {
         int64_t end = fc_now_ms() + ms;
         uint32_t busy;
         while ((busy = atomic_load(&e->busy)) > 0 && fc_now_ms() < end) {
-                if (atomic_load(&e->stop_requests) > 1)
+                if (impatient && atomic_load(&e->stop_requests) > 1)
                         break; /* asked twice: don't wait */
                 fc__engine_wait(e->stop_bell, 20);
         }
@@ -1153,11 +1156,11 @@ int fc_engine_run(fc_engine_t *e) {
         for (size_t i = 0; i < FC_ENGINE_FETCHERS; i++)
                 if (fetchers[i])
                         fc_join(fetchers[i]);
-        uint32_t left = wait_for_jobs(e, shutdown_timeout_ms);
+        uint32_t left = wait_for_jobs(e, shutdown_timeout_ms, true);
         if (left > 0) {
                 size_t n = fc_running_cancel_all(&e->running);
                 fc_log(FC_LOG_NOTICE, "cancelled %zu jobs still running; they go back to their queues", n);
-                left = wait_for_jobs(e, CANCEL_GRACE_MS);
+                left = wait_for_jobs(e, CANCEL_GRACE_MS, false);
                 if (left > 0) {
                         fc_log(FC_LOG_WARNING, "%u jobs ignored cancellation; they go back to their queues anyway",
                                left);
