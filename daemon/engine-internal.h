@@ -74,6 +74,7 @@ struct fc_engine {
         struct fc_fetcher {
                 fc_chan_t *bell;           /* capacity 1: wakes it (room, stop, quiet, work) */
                 _Atomic bool waits_for_room;
+                _Atomic bool fetching;     /* from its check of quiet to its fetch's end */
         } fetchers[FC_ENGINE_FETCHERS];
         fc_chan_t *poller_bell;    /* capacity 1: wakes the poller (an earlier due job) */
         fc_chan_t *stop_bell;      /* capacity 1: wakes fc_engine_run() */

@@ -35,6 +35,7 @@
 #define CANCEL_GRACE_MS     5000  /* after cancelling jobs at shutdown, wait this long for them */
 #define OVERRUN_GRACE_MS    1000  /* a job this far past its deadline is reported */
 #define REQUEUE_ATTEMPTS    4     /* at shutdown, ERROR_RETRY_MS apart */
+#define QUIET_WAIT_MS       5000  /* quiet waits this long at most for a fetch under way */
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -297,6 +298,17 @@ void fc_engine_quiet(fc_engine_t *e) {
         if (!atomic_exchange(&e->quiet, true))
                 fc_log(FC_LOG_NOTICE, "quiet: no new jobs are fetched; running jobs go on");
         ring_fetchers(e);
+        /* A fetch that began before quiet ends first (bounded: a fetch
+         * waiting for a Redis that is away may take its command timeout). */
+        for (int waited_ms = 0; waited_ms < QUIET_WAIT_MS; waited_ms++) {
+                bool fetching = false;
+                for (size_t i = 0; i < FC_ENGINE_FETCHERS; i++)
+                        fetching |= atomic_load(&e->fetchers[i].fetching);
+                if (!fetching)
+                        break;
+                if (!fc_self() || fc_sleep(1) < 0)
+                        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+        }
 }
 
 /* ---- acknowledgements --------------------------------------------------- */
@@ -943,10 +955,16 @@ static fetch_next_t fetch_round(fetcher_t *f, fc_engine_gen_t *g) {
                 return FETCH_AGAIN;
         }
         uint32_t want = 0;
+        /* Says so before it looks at quiet: fc_engine_quiet() sets quiet,
+         * then waits while a fetcher says so, so no fetch starts after it
+         * returned (both sides are sequentially consistent). */
+        atomic_store(&f->shared->fetching, true);
         bool may = !atomic_load(&e->quiet) && !atomic_load(&e->isolating) &&
                    (f->first || atomic_load(&e->queues_full));
         if (may)
                 want = reserve_places(e);
+        if (want == 0)
+                atomic_store(&f->shared->fetching, false);
         if (want == 0) {
                 atomic_store(&f->shared->waits_for_room, true);
                 fc__engine_wait(f->shared->bell, !may ? (f->first ? 100 : FC_FOREVER) : 1000);
@@ -957,6 +975,7 @@ static fetch_next_t fetch_round(fetcher_t *f, fc_engine_gen_t *g) {
         if (n_queues > f->order_cap) {
                 const char **order = realloc(f->order, n_queues * sizeof(*order));
                 if (!order) {
+                        atomic_store(&f->shared->fetching, false);
                         atomic_fetch_sub(&e->busy, want);
                         fc_log_limited(FC_LOG_ERROR, "fetch memory", "out of memory ordering %zu queues; retrying",
                                        n_queues);
@@ -969,6 +988,7 @@ static fetch_next_t fetch_round(fetcher_t *f, fc_engine_gen_t *g) {
         weighted_order(g->config, f->order);
         int r = fc_inflight_fetch(f->c, &e->inflight, f->index, f->order, n_queues, want, ++f->token, f->batch,
                                   &n);
+        atomic_store(&f->shared->fetching, false);
         fc__engine_redis_seen(e, r == 0);
         if (r < 0) {
                 /* The places stay taken until the recall says what came. */

@@ -43,7 +43,9 @@ int fc_engine_run(fc_engine_t *e);
 void fc_engine_stop(fc_engine_t *e);
 
 /* Quiet (SIGTSTP, Sidekiq's TSTP): stop fetching, keep running what runs.
- * Any thread. */
+ * Returns once a fetch that was under way has ended (at most 5 s, when
+ * Redis is slow to answer it): no job is fetched after it returned. Any
+ * thread. */
 void fc_engine_quiet(fc_engine_t *e);
 
 /* Applies a reloaded configuration (from fc_config_reload(); settings that
