@@ -17,6 +17,19 @@
  *               meet the same phases of a drifting machine: each round's
  *               ratio, their median and lowest
  *
+ * Options for tests/bench/report (each only adds figures; without them the
+ * output above is unchanged):
+ *   --concurrency LIST        the Noop drain's concurrency levels (100,1000,10000)
+ *   --sleep-concurrency LIST  Sleep drains at these levels too, min(20,000, 10 x level) jobs each
+ *   --latency-rates LIST      the latency figure's offered loads (100,1000,10000); each runs
+ *                             min(5, max(1, 30,000 / rate)) seconds; also prints the rate the
+ *                             client really sent at
+ *   --idle-jobs N             jobs of the idle-daemon latency figure (100)
+ *   --peer-jobs N             Noop jobs of the peers and of --rounds (200,000)
+ *   --daemons N (alone)       the Noop drain (--jobs, concurrency 1,000 each) by N daemons on one
+ *                             Redis: CPU seconds per 100k jobs of all daemons and of Redis
+ *   --memory LIST (alone)     RSS of a daemon holding N sleeping jobs, less its idle RSS, / N
+ *
  * Jobs are enqueued into a staging list and RENAMEd into queue:default in
  * one step, so the daemon sees all of them at once and enqueueing is not
  * timed. CPU seconds of the daemon and of Redis come from /proc. */
@@ -35,6 +48,9 @@
 static fc_test_redis_t redis;
 static redisContext *rc;
 static bool json_out;
+static unsigned n_daemons = 1;         /* daemons a drain starts (--daemons) */
+static size_t peer_noop_jobs = 200000; /* --peer-jobs */
+static bool show_sent_rate;            /* --latency-rates: also the rate the LPUSHes were sent at */
 
 static double now_s(void) {
         struct timespec ts;
@@ -118,12 +134,16 @@ static void make_sleep(size_t i, char *buf, size_t size) {
         snprintf(buf, size, "{\"class\":\"Sleep\",\"args\":[100],\"jid\":\"%024zx\",\"retry\":true}", i);
 }
 
-/* The daemon's in-flight hash (its identity is the only process). */
+/* The daemons' in-flight hashes (their identities are the processes), or
+ * -1 until all n_daemons have named themselves. */
 static long long in_flight(void) {
         redisReply *r = redisCommand(rc, "SMEMBERS processes");
         long long n = -1;
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
-                n = fc_test_redis_int(rc, "HLEN flowcoro:inflight:%s", r->element[0]->str);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == n_daemons) {
+                n = 0;
+                for (size_t i = 0; i < r->elements; i++)
+                        n += fc_test_redis_int(rc, "HLEN flowcoro:inflight:%s", r->element[i]->str);
+        }
         freeReplyObject(r);
         return n;
 }
@@ -137,15 +157,18 @@ typedef struct drain {
 /* Starts a daemon, releases the staged jobs and waits until the queue and
  * the in-flight hash are empty. */
 static void drain(drain_t *d, const char *extra) {
-        fc_test_daemon_t daemon;
+        fc_test_daemon_t daemons[8];
         char config[256];
         snprintf(config, sizeof(config), "concurrency: %u\nshutdown_timeout: 1s\n%s",
                  d->concurrency, extra ? extra : "");
-        if (fc_test_daemon_start(&daemon, &redis, config, NULL) < 0)
-                exit(1);
+        for (unsigned i = 0; i < n_daemons; i++)
+                if (fc_test_daemon_start(&daemons[i], &redis, config, NULL) < 0)
+                        exit(1);
         while (in_flight() < 0) /* the first heartbeat names it */
                 sleep_ms(5);
-        double cpu0 = cpu_seconds(daemon.pid), rcpu0 = cpu_seconds(redis.pid);
+        double cpu0 = 0, rcpu0 = cpu_seconds(redis.pid);
+        for (unsigned i = 0; i < n_daemons; i++)
+                cpu0 += cpu_seconds(daemons[i].pid);
         double t0 = now_s();
         must(redisCommand(rc, "RENAME staging queue:default"));
         for (;;) {
@@ -155,13 +178,87 @@ static void drain(drain_t *d, const char *extra) {
                 sleep_ms(2);
         }
         d->seconds = now_s() - t0;
-        d->daemon_cpu = cpu_seconds(daemon.pid) - cpu0;
+        d->daemon_cpu = -cpu0;
+        for (unsigned i = 0; i < n_daemons; i++)
+                d->daemon_cpu += cpu_seconds(daemons[i].pid);
         d->redis_cpu = cpu_seconds(redis.pid) - rcpu0;
-        fc_test_daemon_stop(&daemon);
-        if (daemon.exit_code != 0) {
-                fprintf(stderr, "bench-engine: flowcorod exited with %d\n", daemon.exit_code);
+        for (unsigned i = 0; i < n_daemons; i++) {
+                fc_test_daemon_stop(&daemons[i]);
+                if (daemons[i].exit_code != 0) {
+                        fprintf(stderr, "bench-engine: flowcorod exited with %d\n", daemons[i].exit_code);
+                        exit(1);
+                }
+        }
+}
+
+/* Resident memory of a process in KiB (VmRSS), or -1. */
+static long rss_kib(pid_t pid) {
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        FILE *f = fopen(path, "r");
+        long kib = -1;
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                        break;
+        if (f)
+                fclose(f);
+        return kib;
+}
+
+static void make_long_sleep(size_t i, char *buf, size_t size) {
+        snprintf(buf, size, "{\"class\":\"Sleep\",\"args\":[60000],\"jid\":\"%024zx\",\"retry\":true}", i);
+}
+
+/* Memory per in-flight job: a daemon at concurrency n, idle, then holding
+ * n Sleep jobs of 60 s; (RSS with them - idle RSS) / n. The jobs go back
+ * to their queue when it stops. */
+static void memory(unsigned n) {
+        fc_test_daemon_t daemon;
+        char config[128];
+        must(redisCommand(rc, "FLUSHALL"));
+        stage(n, make_long_sleep);
+        snprintf(config, sizeof(config), "concurrency: %u\nshutdown_timeout: 1s\n", n);
+        if (fc_test_daemon_start(&daemon, &redis, config, NULL) < 0)
+                exit(1);
+        while (in_flight() < 0)
+                sleep_ms(5);
+        sleep_ms(500);
+        long idle_kib = rss_kib(daemon.pid);
+        must(redisCommand(rc, "RENAME staging queue:default"));
+        double give_up = now_s() + 60;
+        while (in_flight() < (long long)n && now_s() < give_up)
+                sleep_ms(10);
+        if (in_flight() < (long long)n) {
+                fprintf(stderr, "bench-engine: %u sleeping jobs did not all start within 60 s\n", n);
                 exit(1);
         }
+        sleep_ms(500); /* every coroutine has run to its sleep */
+        long busy_kib = rss_kib(daemon.pid);
+        double per = (double)(busy_kib - idle_kib) / n;
+        if (json_out)
+                printf("{\"bench\":\"memory\",\"jobs\":%u,\"idle_rss_kib\":%ld,\"rss_kib\":%ld,"
+                       "\"kib_per_job\":%.2f}\n", n, idle_kib, busy_kib, per);
+        else
+                printf("memory %6u sleeping jobs: RSS %ld KiB (idle %ld KiB): %.2f KiB per in-flight job\n",
+                       n, busy_kib, idle_kib, per);
+        fflush(stdout);
+        fc_test_daemon_stop(&daemon);
+}
+
+/* Parses "A,B,C" (each 1..max) into out (at most cap); returns the count, or
+ * 0 on a bad list. */
+static size_t parse_list(const char *s, unsigned *out, size_t cap, unsigned long max) {
+        size_t n = 0;
+        while (*s && n < cap) {
+                char *end;
+                errno = 0;
+                unsigned long v = strtoul(s, &end, 10);
+                if (errno || end == s || v == 0 || v > max || (*end && *end != ','))
+                        return 0;
+                out[n++] = (unsigned)v;
+                s = *end ? end + 1 : end;
+        }
+        return *s ? 0 : n;
 }
 
 static void print_drain(const char *name, const drain_t *d) {
@@ -205,6 +302,7 @@ static void latency(unsigned rate, double seconds) {
                 snprintf(job, sizeof(job), "{\"class\":\"Stamp\",\"args\":[\"stamps\"],\"jid\":\"%zu\"}", i);
                 must(redisCommand(rc, "LPUSH queue:default %s", job));
         }
+        double sent_per_s = (double)n / (now_s() - t0);
         while (fc_test_redis_int(rc, "HLEN stamps") < (long long)n)
                 sleep_ms(10);
         int64_t *lat = calloc(n, sizeof(*lat));
@@ -219,6 +317,10 @@ static void latency(unsigned rate, double seconds) {
         else
                 printf("latency %6u jobs/s offered, %6zu jobs: p50 %.2f ms  p99 %.2f ms  p999 %.2f ms\n", rate, n,
                        p50, p99, p999);
+        if (show_sent_rate && json_out) /* did the one-connection client keep up with the rate? */
+                printf("{\"bench\":\"latency_sent\",\"rate\":%u,\"sent_per_s\":%.0f}\n", rate, sent_per_s);
+        else if (show_sent_rate)
+                printf("latency %6u jobs/s offered: %.0f jobs/s sent\n", rate, sent_per_s);
         fflush(stdout);
         free(enq);
         free(lat);
@@ -356,7 +458,9 @@ static void peers(double flowcoro_noop, double flowcoro_sleep_s) {
         double best[2][2] = {{0, 0}, {1e9, 1e9}}; /* [noop rate | sleep seconds][bullmq, sidekiq] */
         for (size_t i = 0; i < sizeof(peer_runs) / sizeof(peer_runs[0]); i++) {
                 const peer_run_t *p = &peer_runs[i];
-                double seconds, rate = run_peer(p->peer, p->workload, p->jobs, p->concurrency, p->extra, &seconds);
+                size_t jobs = strcmp(p->workload, "noop") == 0 ? peer_noop_jobs : p->jobs;
+                double seconds;
+                double rate = run_peer(p->peer, p->workload, jobs, p->concurrency, p->extra, &seconds);
                 int who = strcmp(p->peer, "bullmq") == 0 ? 0 : 1;
                 bool noop = strcmp(p->workload, "noop") == 0;
                 if (rate > 0 && noop && rate > best[0][who])
@@ -366,10 +470,11 @@ static void peers(double flowcoro_noop, double flowcoro_sleep_s) {
                 if (json_out)
                         printf("{\"bench\":\"peer\",\"peer\":\"%s\",\"workload\":\"%s\",\"jobs\":%zu,"
                                "\"concurrency\":%u,\"extra\":\"%s\",\"seconds\":%.3f,\"jobs_per_s\":%.0f}\n",
-                               p->peer, p->workload, p->jobs, p->concurrency, p->extra ? p->extra : "", seconds, rate);
+                               p->peer, p->workload, jobs, p->concurrency, p->extra ? p->extra : "", seconds,
+                               rate);
                 else
                         printf("peer   %-7s %-5s %6zu jobs  concurrency %5u %-10s %7.3f s  %9.0f jobs/s\n", p->peer,
-                               p->workload, p->jobs, p->concurrency, p->extra ? p->extra : "", seconds, rate);
+                               p->workload, jobs, p->concurrency, p->extra ? p->extra : "", seconds, rate);
                 fflush(stdout);
         }
         if (!json_out) {
@@ -396,12 +501,12 @@ static int compare_double(const void *a, const void *b) {
 static void head_to_head(unsigned n) {
         double ratio[n], sleep_s[n];
         for (unsigned r = 0; r < n; r++) {
-                drain_t d = {.jobs = 200000, .concurrency = 1000};
+                drain_t d = {.jobs = peer_noop_jobs, .concurrency = 1000};
                 must(redisCommand(rc, "FLUSHALL"));
                 stage(d.jobs, make_noop);
                 drain(&d, NULL);
                 double flowcoro = (double)d.jobs / d.seconds, seconds;
-                double bullmq = run_peer("bullmq", "noop", 200000, 50, NULL, &seconds);
+                double bullmq = run_peer("bullmq", "noop", peer_noop_jobs, 50, NULL, &seconds);
                 drain_t z = {.jobs = 20000, .concurrency = 20000};
                 must(redisCommand(rc, "FLUSHALL"));
                 stage(z.jobs, make_sleep);
@@ -431,42 +536,85 @@ static void head_to_head(unsigned n) {
 }
 
 int main(int argc, char **argv) {
-        size_t noop_jobs = 200000;
+        size_t noop_jobs = 200000, idle_jobs = 100;
         const char *only = NULL;
         bool with_peers = false;
-        unsigned rounds = 0;
+        unsigned rounds = 0, daemons = 0;
+        unsigned levels[16] = {100, 1000, 10000}, sleep_levels[16], rates[16] = {100, 1000, 10000}, mem[16];
+        size_t n_levels = 3, n_sleep_levels = 0, n_rates = 3, n_mem = 0;
         double best_noop = 0, sleep_s = 0;
-        for (int i = 1; i < argc; i++) {
+        bool ok = true;
+        for (int i = 1; i < argc && ok; i++) {
+                const char *next = i + 1 < argc ? argv[i + 1] : NULL;
                 if (strcmp(argv[i], "--json") == 0)
                         json_out = true;
-                else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc)
+                else if (strcmp(argv[i], "--jobs") == 0 && next)
                         noop_jobs = strtoul(argv[++i], NULL, 10);
-                else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+                else if (strcmp(argv[i], "--only") == 0 && next)
                         only = argv[++i];
                 else if (strcmp(argv[i], "--peers") == 0)
                         with_peers = true;
-                else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0 &&
-                         atoi(argv[i + 1]) <= 100)
+                else if (strcmp(argv[i], "--rounds") == 0 && next && atoi(next) > 0 && atoi(next) <= 100)
                         rounds = (unsigned)atoi(argv[++i]);
-                else {
-                        fprintf(stderr, "usage: bench-engine [--json] [--jobs N] [--only noop|sleep|latency|idle] "
-                                        "[--peers] [--rounds N (1-100)]\n");
-                        return 64;
-                }
+                else if (strcmp(argv[i], "--concurrency") == 0 && next)
+                        ok = (n_levels = parse_list(argv[++i], levels, 16, 1000000)) > 0;
+                else if (strcmp(argv[i], "--sleep-concurrency") == 0 && next)
+                        ok = (n_sleep_levels = parse_list(argv[++i], sleep_levels, 16, 1000000)) > 0;
+                else if (strcmp(argv[i], "--latency-rates") == 0 && next) {
+                        ok = (n_rates = parse_list(argv[++i], rates, 16, 100000)) > 0;
+                        show_sent_rate = true;
+                } else if (strcmp(argv[i], "--memory") == 0 && next)
+                        ok = (n_mem = parse_list(argv[++i], mem, 16, 100000)) > 0;
+                else if (strcmp(argv[i], "--idle-jobs") == 0 && next && atoi(next) > 0 && atoi(next) <= 10000)
+                        idle_jobs = (size_t)atoi(argv[++i]);
+                else if (strcmp(argv[i], "--peer-jobs") == 0 && next && atoi(next) >= 10 &&
+                         atoi(next) <= 10000000)
+                        peer_noop_jobs = (size_t)atoi(argv[++i]);
+                else if (strcmp(argv[i], "--daemons") == 0 && next && atoi(next) > 0 && atoi(next) <= 8)
+                        daemons = (unsigned)atoi(argv[++i]);
+                else
+                        ok = false;
         }
-        if (rounds) {
-                if (fc_test_redis_start(&redis, NULL) < 0 || !(rc = fc_test_redis_connect(&redis)))
-                        return 1;
-                head_to_head(rounds);
-                redisFree(rc);
-                fc_test_redis_stop(&redis);
-                return 0;
+        if (!ok) {
+                fprintf(stderr, "usage: bench-engine [--json] [--jobs N] [--only noop|sleep|latency|idle] "
+                                "[--peers] [--rounds N (1-100)]\n"
+                                "       [--concurrency LIST] [--sleep-concurrency LIST] "
+                                "[--latency-rates LIST] [--idle-jobs N] [--peer-jobs N]\n"
+                                "       [--daemons N (1-8)] [--memory LIST]   (LIST: numbers with commas, "
+                                "e.g. 100,1000)\n");
+                return 64;
         }
         if (fc_test_redis_start(&redis, NULL) < 0 || !(rc = fc_test_redis_connect(&redis)))
                 return 1;
+        if (rounds) {
+                head_to_head(rounds);
+                goto done;
+        }
+        if (daemons) {
+                n_daemons = daemons;
+                drain_t d = {.jobs = noop_jobs, .concurrency = 1000};
+                must(redisCommand(rc, "FLUSHALL"));
+                stage(d.jobs, make_noop);
+                drain(&d, NULL);
+                if (json_out)
+                        printf("{\"bench\":\"daemons\",\"daemons\":%u,\"jobs\":%zu,\"concurrency\":%u,"
+                               "\"seconds\":%.3f,\"jobs_per_s\":%.0f,\"daemon_cpu_s_per_100k\":%.3f,"
+                               "\"redis_cpu_s_per_100k\":%.3f}\n",
+                               daemons, d.jobs, d.concurrency, d.seconds, (double)d.jobs / d.seconds,
+                               d.daemon_cpu * 1e5 / (double)d.jobs, d.redis_cpu * 1e5 / (double)d.jobs);
+                else {
+                        printf("daemons %u, concurrency 1000 each: ", daemons);
+                        print_drain("noop", &d);
+                }
+                goto done;
+        }
+        if (n_mem) {
+                for (size_t i = 0; i < n_mem; i++)
+                        memory(mem[i]);
+                goto done;
+        }
         if (!only || strcmp(only, "noop") == 0) {
-                const unsigned levels[] = {100, 1000, 10000};
-                for (size_t i = 0; i < 3; i++) {
+                for (size_t i = 0; i < n_levels; i++) {
                         drain_t d = {.jobs = noop_jobs, .concurrency = levels[i]};
                         must(redisCommand(rc, "FLUSHALL"));
                         stage(d.jobs, make_noop);
@@ -483,17 +631,27 @@ int main(int argc, char **argv) {
                 drain(&d, NULL);
                 print_drain("sleep", &d);
                 sleep_s = d.seconds;
+                for (size_t i = 0; i < n_sleep_levels; i++) {
+                        drain_t e = {.jobs = sleep_levels[i] < 2000 ? 10 * (size_t)sleep_levels[i] : 20000,
+                                     .concurrency = sleep_levels[i]};
+                        must(redisCommand(rc, "FLUSHALL"));
+                        stage(e.jobs, make_sleep);
+                        drain(&e, NULL);
+                        print_drain("sleep", &e);
+                }
         }
         if (!only || strcmp(only, "latency") == 0) {
-                latency(100, 5);
-                latency(1000, 5);
-                latency(10000, 3);
-                latency_idle(100);
+                for (size_t i = 0; i < n_rates; i++) {
+                        double seconds = 30000.0 / rates[i];
+                        latency(rates[i], seconds > 5 ? 5 : seconds < 1 ? 1 : seconds);
+                }
+                latency_idle(idle_jobs);
         }
         if (!only || strcmp(only, "idle") == 0)
                 idle();
         if (with_peers)
                 peers(best_noop, sleep_s);
+done:
         redisFree(rc);
         fc_test_redis_stop(&redis);
         return 0;
