@@ -80,7 +80,11 @@ size_t fc_sched_ready(const fc_sched_t *s, unsigned i);
  * stalled). Returns its index, storing that coroutine in *coro and how long
  * it has held the thread in *held_ms; -1 when no thread is stalled. The
  * coroutine may end at any moment: use *coro only as a key to look it up
- * elsewhere, never dereference it. Any thread: the service watchdog. */
+ * elsewhere, never dereference it. "How long" is measured from the first
+ * call that saw the thread in that run, so call it regularly (at least
+ * every ms / 2): a thread is reported once held for between ms and
+ * ms + the calling interval. Any thread, one caller at a time: the
+ * service watchdog. */
 int fc_sched_stalled(fc_sched_t *s, int64_t ms, const fc_coro_t **coro, int64_t *held_ms);
 
 /* ---- coroutines ------------------------------------------------------ */
