@@ -3,7 +3,15 @@
 //
 //   node bullmq-bench.mjs --redis redis://127.0.0.1:PORT --workload noop|sleep \
 //        --jobs N --concurrency C [--sleep-ms 100] [--procs P] [--workers W]
+//   node bullmq-bench.mjs --redis redis://127.0.0.1:PORT --workload latency \
+//        --rate R --jobs N [--concurrency C (50)]
 //
+// latency: one Worker (concurrency C) is started and ready first; then N jobs
+// are added one Queue.add each at R jobs/s, each carrying its enqueue time
+// (epoch microseconds); the handler records its start time minus that. Prints
+// p50_ms, p99_ms, p999_ms and the rate really sent (sent_per_s).
+//
+// drains (noop, sleep):
 // 1. Enqueues N jobs with Queue.addBulk in chunks (not timed).
 // 2. Starts P worker processes (default 1: this process), each holding W
 //    Worker instances (default 1, or 4 when C >= 1000); the total concurrency
@@ -42,13 +50,14 @@ function fail(msg, code = 1) {
 }
 
 const USAGE = `usage: node bullmq-bench.mjs --redis redis://HOST:PORT --workload noop|sleep --jobs N --concurrency C
+       node bullmq-bench.mjs --redis redis://HOST:PORT --workload latency --rate R --jobs N [--concurrency C (50)]
          [--sleep-ms MS (100)] [--procs P (1)] [--workers W per process (1, 4 if C >= 1000)]
          [--queue NAME] [--chunk K addBulk chunk (1000)] [--timeout-s S (600)]`;
 
 function parseArgs(argv) {
   const o = {
     redis: null, workload: null, jobs: null, concurrency: null, sleepMs: 100,
-    procs: 1, workers: null, queue: null, chunk: 1000, timeoutS: 600, child: null,
+    procs: 1, workers: null, queue: null, chunk: 1000, timeoutS: 600, child: null, rate: null,
   };
   const num = (name, v, min) => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min) fail(`${name} needs an integer >= ${min}\n${USAGE}`);
@@ -62,6 +71,7 @@ function parseArgs(argv) {
       case '--workload': o.workload = v; i++; break;
       case '--jobs': o.jobs = num(a, v, 1); i++; break;
       case '--concurrency': o.concurrency = num(a, v, 1); i++; break;
+      case '--rate': o.rate = num(a, v, 1); i++; break;
       case '--sleep-ms': o.sleepMs = num(a, v, 0); i++; break;
       case '--procs': o.procs = num(a, v, 1); i++; break;
       case '--workers': o.workers = num(a, v, 1); i++; break;
@@ -74,8 +84,15 @@ function parseArgs(argv) {
     }
   }
   if (!o.redis || !/^rediss?:\/\//.test(o.redis)) fail(`--redis redis://HOST:PORT is required\n${USAGE}`);
-  if (o.workload !== 'noop' && o.workload !== 'sleep') fail(`--workload must be noop or sleep\n${USAGE}`);
+  if (!['noop', 'sleep', 'latency'].includes(o.workload)) fail(`--workload must be noop, sleep or latency\n${USAGE}`);
   if (o.jobs === null) fail(`--jobs is required\n${USAGE}`);
+  if (o.workload === 'latency') {
+    if (o.rate === null) fail(`--workload latency needs --rate R\n${USAGE}`);
+    if (o.procs !== 1) fail('--workload latency runs one process (--procs 1)');
+    if (o.concurrency === null) o.concurrency = 50; // BullMQ's best noop setting here (README.md)
+  } else if (o.rate !== null) {
+    fail(`--rate is only for --workload latency\n${USAGE}`);
+  }
   if (o.concurrency === null) fail(`--concurrency is required\n${USAGE}`);
   // Default: one Worker per process below 1000 total concurrency, else 4
   // (measured best on this 2-core machine; README.md).
@@ -89,8 +106,20 @@ const opts = parseArgs(process.argv.slice(2));
 const connection = { url: opts.redis };
 const now = () => process.hrtime.bigint(); // CLOCK_MONOTONIC, ns
 
+// Wall-clock epoch time in microseconds (comparable across processes).
+const epochUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+// latency: start time - enqueue time of each job, and the last start, microseconds.
+const latencies = [];
+let lastStartUs = 0;
+
 function processorFor(o) {
   if (o.workload === 'noop') return async () => {};
+  if (o.workload === 'latency') return async (job) => {
+    const t = epochUs();
+    latencies.push(t - job.data.t);
+    if (t > lastStartUs) lastStartUs = t;
+  };
   const ms = o.sleepMs;
   return () => new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -146,6 +175,57 @@ if (opts.child !== null) {
   await main(opts);
 }
 
+// Percentile as bench-engine.c takes it: sorted[floor(n * q)].
+function pct(sorted, num, den) {
+  return Number((sorted[Math.floor((sorted.length * num) / den)] / 1000).toFixed(2));
+}
+
+// Adds o.jobs jobs at o.rate jobs/s with Queue.add (not awaited one by one: a
+// Node client sends when due and does not wait for the previous add; at most
+// MAX_OUTSTANDING unanswered), waits for the last to complete, returns the result.
+async function latencyRun(o, queue, finished, finish, completedCount, error) {
+  const MAX_OUTSTANDING = 1000;
+  const jobOpts = { removeOnComplete: true, removeOnFail: true };
+  const adds = [];
+  let outstanding = 0;
+  let sent = 0;
+  const t0 = now();
+  const firstUs = epochUs();
+  while (sent < o.jobs && !error()) {
+    const elapsed = Number(now() - t0) / 1e9;
+    const due = Math.min(o.jobs, Math.floor(elapsed * o.rate) + 1);
+    while (sent < due && outstanding < MAX_OUTSTANDING) {
+      outstanding++;
+      adds.push(queue.add('latency', { t: epochUs() }, jobOpts).finally(() => { outstanding--; }));
+      sent++;
+    }
+    // Next job's due time; setTimeout sleeps at least ~1 ms, so later ones go out together.
+    const wait = (sent / o.rate - Number(now() - t0) / 1e9) * 1000;
+    await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
+  }
+  await Promise.all(adds);
+  const sentSeconds = Number(now() - t0) / 1e9;
+  if (error()) throw error();
+  const timer = setTimeout(() => {
+    finish();
+  }, o.timeoutS * 1000);
+  await finished;
+  clearTimeout(timer);
+  if (error()) throw error();
+  if (completedCount() !== o.jobs || latencies.length !== o.jobs) {
+    throw new Error(`timeout after ${o.timeoutS} s: ${completedCount()} of ${o.jobs} jobs completed`);
+  }
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    peer: 'bullmq', version: BULLMQ_VERSION, workload: 'latency', jobs: o.jobs, concurrency: o.concurrency,
+    rate: o.rate, sent_per_s: Math.round(o.jobs / sentSeconds),
+    done_per_s: Math.round(o.jobs / ((lastStartUs - firstUs) / 1e6)),
+    p50_ms: pct(sorted, 1, 2), p99_ms: pct(sorted, 99, 100), p999_ms: pct(sorted, 999, 1000),
+    max_ms: Number((sorted[sorted.length - 1] / 1000).toFixed(2)),
+    procs: 1, workers_per_proc: o.workers, node: process.versions.node,
+  };
+}
+
 // ---------------------------------------------------------------- main role
 async function main(o) {
   // Fail fast (no endless ioredis reconnects) if Redis is not reachable.
@@ -178,79 +258,90 @@ async function main(o) {
   try {
     await queue.waitUntilReady();
     await queue.obliterate({ force: true }); // start from an empty queue
-
-    // Enqueue (not timed).
-    const jobOpts = { removeOnComplete: true, removeOnFail: true };
-    const data = o.workload === 'sleep' ? { ms: o.sleepMs } : {};
-    for (let done = 0; done < o.jobs; done += o.chunk) {
-      const n = Math.min(o.chunk, o.jobs - done);
-      const batch = new Array(n);
-      for (let i = 0; i < n; i++) batch[i] = { name: o.workload, data, opts: jobOpts };
-      await queue.addBulk(batch);
-      if (firstError) throw firstError;
-    }
-    const waiting = await queue.getWaitingCount();
-    if (waiting !== o.jobs) throw new Error(`enqueued ${o.jobs} jobs but ${waiting} are waiting`);
-
-    let count = 0;
-    let last = 0n;
-    let finish;
-    const finished = new Promise((resolve) => { finish = resolve; });
-    const check = () => { if (count >= o.jobs || firstError) finish(); };
-    interrupt = finish;
-
-    let t0;
-    if (o.procs === 1) {
-      workers = await makeWorkers(o, 0, () => { count++; last = now(); if (count >= o.jobs) finish(); },
+    if (o.workload === 'latency') {
+      let finish;
+      const finished = new Promise((resolve) => { finish = resolve; });
+      interrupt = finish;
+      let completed = 0;
+      workers = await makeWorkers(o, 0, () => { if (++completed >= o.jobs) finish(); },
         (e) => { onError(e); finish(); });
-      t0 = now();
       workers.forEach((w) => w.run().catch((e) => { onError(e); finish(); }));
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the Worker is fetching (blocked, idle)
+      result = await latencyRun(o, queue, finished, finish, () => completed, () => firstError);
     } else {
-      const counts = new Array(o.procs).fill(0);
-      const lasts = new Array(o.procs).fill(0n);
-      const self = fileURLToPath(import.meta.url);
-      let ready = 0;
-      let allReady;
-      const readyP = new Promise((resolve) => { allReady = resolve; });
-      for (let i = 0; i < o.procs; i++) {
-        const args = process.argv.slice(2).concat(['--queue', o.queue, '--child', String(i)]);
-        const ch = fork(self, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        ch.on('message', (m) => {
-          if (m.type === 'ready') { if (++ready === o.procs) allReady(); } else if (m.type === 'progress') {
-            counts[i] = m.count; lasts[i] = BigInt(m.last);
-            count = counts.reduce((a, b) => a + b, 0);
-            last = lasts.reduce((a, b) => (b > a ? b : a), 0n);
-            check();
-          } else if (m.type === 'error') { onError(new Error(`worker process ${i}: ${m.message}`)); check(); allReady(); }
-        });
-        ch.on('exit', (code, sig) => {
-          if (!ch.stopping) { onError(new Error(`worker process ${i} exited (${code ?? sig})`)); check(); allReady(); }
-        });
-        children.push(ch);
+      // Enqueue (not timed).
+      const jobOpts = { removeOnComplete: true, removeOnFail: true };
+      const data = o.workload === 'sleep' ? { ms: o.sleepMs } : {};
+      for (let done = 0; done < o.jobs; done += o.chunk) {
+        const n = Math.min(o.chunk, o.jobs - done);
+        const batch = new Array(n);
+        for (let i = 0; i < n; i++) batch[i] = { name: o.workload, data, opts: jobOpts };
+        await queue.addBulk(batch);
+        if (firstError) throw firstError;
       }
-      await readyP;
+      const waiting = await queue.getWaitingCount();
+      if (waiting !== o.jobs) throw new Error(`enqueued ${o.jobs} jobs but ${waiting} are waiting`);
+
+      let count = 0;
+      let last = 0n;
+      let finish;
+      const finished = new Promise((resolve) => { finish = resolve; });
+      const check = () => { if (count >= o.jobs || firstError) finish(); };
+      interrupt = finish;
+
+      let t0;
+      if (o.procs === 1) {
+        workers = await makeWorkers(o, 0, () => { count++; last = now(); if (count >= o.jobs) finish(); },
+          (e) => { onError(e); finish(); });
+        t0 = now();
+        workers.forEach((w) => w.run().catch((e) => { onError(e); finish(); }));
+      } else {
+        const counts = new Array(o.procs).fill(0);
+        const lasts = new Array(o.procs).fill(0n);
+        const self = fileURLToPath(import.meta.url);
+        let ready = 0;
+        let allReady;
+        const readyP = new Promise((resolve) => { allReady = resolve; });
+        for (let i = 0; i < o.procs; i++) {
+          const args = process.argv.slice(2).concat(['--queue', o.queue, '--child', String(i)]);
+          const ch = fork(self, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+          ch.on('message', (m) => {
+            if (m.type === 'ready') { if (++ready === o.procs) allReady(); } else if (m.type === 'progress') {
+              counts[i] = m.count; lasts[i] = BigInt(m.last);
+              count = counts.reduce((a, b) => a + b, 0);
+              last = lasts.reduce((a, b) => (b > a ? b : a), 0n);
+              check();
+            } else if (m.type === 'error') { onError(new Error(`worker process ${i}: ${m.message}`)); check(); allReady(); }
+          });
+          ch.on('exit', (code, sig) => {
+            if (!ch.stopping) { onError(new Error(`worker process ${i} exited (${code ?? sig})`)); check(); allReady(); }
+          });
+          children.push(ch);
+        }
+        await readyP;
+        if (firstError) throw firstError;
+        t0 = now();
+        children.forEach((ch) => ch.send({ type: 'go' }));
+      }
+
+      const timer = setTimeout(() => {
+        onError(new Error(`timeout after ${o.timeoutS} s: ${count} of ${o.jobs} jobs completed`));
+        finish();
+      }, o.timeoutS * 1000);
+      await finished;
+      clearTimeout(timer);
       if (firstError) throw firstError;
-      t0 = now();
-      children.forEach((ch) => ch.send({ type: 'go' }));
+      if (count !== o.jobs) throw new Error(`completed ${count} jobs, expected ${o.jobs}`);
+
+      const seconds = Number(last - t0) / 1e9;
+      result = {
+        peer: 'bullmq', version: BULLMQ_VERSION, workload: o.workload, jobs: o.jobs,
+        concurrency: o.concurrency, seconds: Number(seconds.toFixed(3)),
+        jobs_per_s: Math.round(o.jobs / seconds),
+        procs: o.procs, workers_per_proc: o.workers, node: process.versions.node,
+      };
+      if (o.workload === 'sleep') result.sleep_ms = o.sleepMs;
     }
-
-    const timer = setTimeout(() => {
-      onError(new Error(`timeout after ${o.timeoutS} s: ${count} of ${o.jobs} jobs completed`));
-      finish();
-    }, o.timeoutS * 1000);
-    await finished;
-    clearTimeout(timer);
-    if (firstError) throw firstError;
-    if (count !== o.jobs) throw new Error(`completed ${count} jobs, expected ${o.jobs}`);
-
-    const seconds = Number(last - t0) / 1e9;
-    result = {
-      peer: 'bullmq', version: BULLMQ_VERSION, workload: o.workload, jobs: o.jobs,
-      concurrency: o.concurrency, seconds: Number(seconds.toFixed(3)),
-      jobs_per_s: Math.round(o.jobs / seconds),
-      procs: o.procs, workers_per_proc: o.workers, node: process.versions.node,
-    };
-    if (o.workload === 'sleep') result.sleep_ms = o.sleepMs;
   } catch (e) {
     process.stderr.write(`bullmq-bench: error: ${e.message}\n`);
     exitCode = 1;

@@ -5,7 +5,16 @@
 #
 #   ruby sidekiq-bench.rb --redis redis://127.0.0.1:PORT --workload noop|sleep \
 #        --jobs N --concurrency C [--sleep-ms 100] [--procs P]
+#   ruby sidekiq-bench.rb --redis redis://127.0.0.1:PORT --workload latency \
+#        --rate R --jobs N [--concurrency C (10)]
 #
+# latency: one sidekiq (C threads) is started and ready first; then N
+# LatencyWorker jobs are pushed, one Sidekiq::Client.push each at R jobs/s,
+# each carrying its enqueue time (epoch microseconds); perform notes its start
+# time minus that (sidekiq_workers.rb). Prints p50_ms, p99_ms, p999_ms and the
+# rate really sent (sent_per_s).
+#
+# drains (noop, sleep):
 # 1. Enqueues N jobs with Sidekiq::Client.push_bulk in chunks (not timed) into
 #    a queue of its own.
 # 2. Starts P (default 1) real `sidekiq` CLI processes as children, each with
@@ -40,14 +49,15 @@ WORKER_FILE = File.join(HERE, "sidekiq_workers.rb")
 opts = {
   redis: nil, workload: nil, jobs: nil, concurrency: nil, sleep_ms: 100,
   procs: 1, queue: nil, chunk: 1000, timeout_s: 600,
-  sidekiq: ENV.fetch("SIDEKIQ_BIN", "sidekiq"), log_level: "warn", keep_log: false
+  sidekiq: ENV.fetch("SIDEKIQ_BIN", "sidekiq"), log_level: "warn", keep_log: false, rate: nil
 }
 parser = OptionParser.new do |o|
   o.banner = "usage: ruby sidekiq-bench.rb --redis redis://HOST:PORT --workload noop|sleep --jobs N --concurrency C [options]"
   o.on("--redis URL", String) { |v| opts[:redis] = v }
-  o.on("--workload NAME", %w[noop sleep], "noop or sleep") { |v| opts[:workload] = v }
+  o.on("--workload NAME", %w[noop sleep latency], "noop, sleep or latency") { |v| opts[:workload] = v }
   o.on("--jobs N", Integer) { |v| opts[:jobs] = v }
   o.on("--concurrency C", Integer, "total threads over all processes") { |v| opts[:concurrency] = v }
+  o.on("--rate R", Integer, "latency workload: jobs/s offered") { |v| opts[:rate] = v }
   o.on("--sleep-ms MS", Integer, "sleep workload: ms per job (100)") { |v| opts[:sleep_ms] = v }
   o.on("--procs P", Integer, "sidekiq processes (1)") { |v| opts[:procs] = v }
   o.on("--queue NAME", String, "queue name (flowcoro_peer_sidekiq_PID)") { |v| opts[:queue] = v }
@@ -64,8 +74,16 @@ rescue OptionParser::ParseError => e
 end
 die("unexpected argument #{ARGV.first}\n#{parser.banner}") unless ARGV.empty?
 die("--redis redis://HOST:PORT is required") unless opts[:redis]&.match?(%r{\Arediss?://})
-die("--workload noop|sleep is required") unless opts[:workload]
+die("--workload noop|sleep|latency is required") unless opts[:workload]
 die("--jobs N (>= 1) is required") unless opts[:jobs]&.positive?
+latency = opts[:workload] == "latency"
+if latency
+  die("--workload latency needs --rate R (>= 1)") unless opts[:rate]&.positive?
+  die("--workload latency runs one sidekiq (--procs 1)") unless opts[:procs] == 1
+  opts[:concurrency] ||= 10 # Sidekiq's best noop setting here (README.md)
+elsif opts[:rate]
+  die("--rate is only for --workload latency")
+end
 die("--concurrency C (>= 1) is required") unless opts[:concurrency]&.positive?
 die("--procs must be >= 1 and <= --concurrency") unless opts[:procs] >= 1 && opts[:procs] <= opts[:concurrency]
 die("--sleep-ms must be >= 0") if opts[:sleep_ms].negative?
@@ -91,10 +109,56 @@ rescue StandardError => e
   die("cannot reach Redis at #{opts[:redis]}: #{e.class}: #{e.message}")
 end
 
+# latency: waits until the sidekiq has started (its report file exists) and
+# has been idle 1 s, then pushes the jobs at opts[:rate]; returns the rate
+# really sent.
+def push_latency_jobs(opts, queue, child, deadline)
+  until File.exist?(child[:report])
+    _, st = Process.wait2(child[:pid], Process::WNOHANG)
+    raise "sidekiq pid #{child[:pid]} exited at start-up (#{st})" if st
+    raise "sidekiq did not start within 60 s" if mono > deadline
+
+    sleep 0.01
+  end
+  sleep 1
+  t0 = mono
+  first_us = Process.clock_gettime(Process::CLOCK_REALTIME, :microsecond)
+  opts[:jobs].times do |i|
+    wait = t0 + i.fdiv(opts[:rate]) - mono
+    sleep(wait) if wait > 0.0002
+    Sidekiq::Client.push("class" => "LatencyWorker", "queue" => queue, "retry" => false,
+      "args" => [Process.clock_gettime(Process::CLOCK_REALTIME, :microsecond)])
+  end
+  [opts[:jobs] / (mono - t0), first_us]
+end
+
+# latency: reads the N latencies LatencyWorker wrote, returns the result.
+# done_per_s: jobs / (last start - first enqueue), the rate the jobs were
+# started at, which falls below the rate offered when sidekiq falls behind.
+def latency_result(opts, path, sent_per_s, first_us, deadline)
+  sleep 0.01 until File.exist?(path) || mono > deadline
+  raise "sidekiq wrote no latencies to #{path}" unless File.exist?(path)
+
+  pairs = File.readlines(path).map { |l| l.split.map(&:to_i) }
+  lat = pairs.map(&:first).sort
+  last_start = pairs.map(&:last).max
+  raise "#{lat.size} latencies in #{path}, expected #{opts[:jobs]}" if lat.size != opts[:jobs]
+
+  ms = ->(num, den) { (lat[lat.size * num / den] / 1000.0).round(2) }
+  {
+    "peer" => "sidekiq", "version" => Sidekiq::VERSION, "workload" => "latency", "jobs" => opts[:jobs],
+    "concurrency" => opts[:concurrency], "rate" => opts[:rate], "sent_per_s" => sent_per_s.round,
+    "done_per_s" => (opts[:jobs] / ((last_start - first_us) / 1e6)).round,
+    "p50_ms" => ms.call(1, 2), "p99_ms" => ms.call(99, 100), "p999_ms" => ms.call(999, 1000),
+    "max_ms" => (lat.last / 1000.0).round(2), "procs" => 1, "ruby" => RUBY_VERSION
+  }
+end
+
 queue = opts[:queue]
 qkey = "queue:#{queue}"
 tmpdir = Dir.mktmpdir("flowcoro-peer-sidekiq-")
 log_path = File.join(tmpdir, "sidekiq.log")
+latencies_path = File.join(tmpdir, "latencies")
 children = []
 result = nil
 failure = nil
@@ -139,7 +203,7 @@ begin
   # Enqueue (not timed). retry: false so that a failing job is not retried
   # behind our back (it would be counted as failed, and the run fails).
   klass, args = opts[:workload] == "noop" ? ["NoopWorker", []] : ["SleepWorker", [opts[:sleep_ms]]]
-  left = opts[:jobs]
+  left = latency ? 0 : opts[:jobs]
   while left.positive?
     n = [left, opts[:chunk]].min
     Sidekiq::Client.push_bulk("class" => klass, "queue" => queue, "retry" => false,
@@ -147,7 +211,7 @@ begin
     left -= n
   end
   queued = Sidekiq.redis { |r| r.llen(qkey) }
-  raise "enqueued #{opts[:jobs]} jobs but #{queued} are in #{qkey}" if queued != opts[:jobs]
+  raise "enqueued #{opts[:jobs]} jobs but #{queued} are in #{qkey}" if queued != (latency ? 0 : opts[:jobs])
 
   # Start the sidekiq processes.
   spawned_at = mono
@@ -158,7 +222,8 @@ begin
     env = {
       "REDIS_URL" => opts[:redis], "REDIS_PROVIDER" => nil,
       "FLOWCORO_BENCH_REPORT" => report, "FLOWCORO_BENCH_LOG_LEVEL" => opts[:log_level],
-      "RAILS_ENV" => nil, "RACK_ENV" => nil, "APP_ENV" => nil
+      "RAILS_ENV" => nil, "RACK_ENV" => nil, "APP_ENV" => nil,
+      "FLOWCORO_BENCH_LATENCY_JOBS" => opts[:jobs].to_s, "FLOWCORO_BENCH_LATENCIES" => latencies_path
     }
     cmd = [opts[:sidekiq], "-e", "production", "-c", c.to_s, "-q", queue, "-r", WORKER_FILE, "-t", "5"]
     begin
@@ -169,6 +234,7 @@ begin
     children << { pid: pid, report: report, status: nil, cmd: cmd.join(" ") }
   end
   log.close
+  sent_per_s, first_us = push_latency_jobs(opts, queue, children.first, mono + 60) if latency
 
   # Wait until the N-th job is done (reports are rewritten every 10 ms).
   deadline = mono + opts[:timeout_s] + 60 # + start-up
@@ -213,16 +279,20 @@ begin
   end
   raise "counted #{total} jobs, expected #{opts[:jobs]}" if total != opts[:jobs]
 
-  first = firsts.min
-  last = lasts.max
-  seconds = last - first
-  result = {
-    "peer" => "sidekiq", "version" => Sidekiq::VERSION, "workload" => opts[:workload],
-    "jobs" => opts[:jobs], "concurrency" => opts[:concurrency],
-    "seconds" => seconds.round(3), "jobs_per_s" => (opts[:jobs] / seconds).round,
-    "procs" => opts[:procs], "startup_s" => (first - spawned_at).round(3), "ruby" => RUBY_VERSION
-  }
-  result["sleep_ms"] = opts[:sleep_ms] if opts[:workload] == "sleep"
+  if latency
+    result = latency_result(opts, latencies_path, sent_per_s, first_us, mono + 10)
+  else
+    first = firsts.min
+    last = lasts.max
+    seconds = last - first
+    result = {
+      "peer" => "sidekiq", "version" => Sidekiq::VERSION, "workload" => opts[:workload],
+      "jobs" => opts[:jobs], "concurrency" => opts[:concurrency],
+      "seconds" => seconds.round(3), "jobs_per_s" => (opts[:jobs] / seconds).round,
+      "procs" => opts[:procs], "startup_s" => (first - spawned_at).round(3), "ruby" => RUBY_VERSION
+    }
+    result["sleep_ms"] = opts[:sleep_ms] if opts[:workload] == "sleep"
+  end
 rescue StandardError, SignalException => e
   failure = e.is_a?(SignalException) ? "interrupted (#{e.message})" : e.message
 ensure

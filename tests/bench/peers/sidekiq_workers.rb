@@ -74,6 +74,30 @@ class NoopWorker
   end
 end
 
+# latency workload: perform(t) gets its enqueue time t (epoch microseconds)
+# and notes "start_time-t start_time". When FLOWCORO_BENCH_LATENCY_JOBS of them
+# are noted, they go to the file FLOWCORO_BENCH_LATENCIES, one per line
+# (written to a temporary file, then renamed), for sidekiq-bench.rb to read.
+class LatencyWorker
+  include Sidekiq::Worker
+
+  LATENCIES = []
+  LOCK = Mutex.new
+
+  def perform(t)
+    start = Process.clock_gettime(Process::CLOCK_REALTIME, :microsecond)
+    done = LOCK.synchronize do
+      LATENCIES << "#{start - t} #{start}"
+      LATENCIES.dup if LATENCIES.size == ENV["FLOWCORO_BENCH_LATENCY_JOBS"].to_i
+    end
+    return unless done
+
+    path = ENV.fetch("FLOWCORO_BENCH_LATENCIES")
+    File.write("#{path}.tmp", done.join("\n") << "\n")
+    File.rename("#{path}.tmp", path)
+  end
+end
+
 class SleepWorker
   include Sidekiq::Worker
 
