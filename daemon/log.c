@@ -177,8 +177,14 @@ static bool limit_allows(const char *cause, unsigned burst, uint64_t *dropped) {
         return allow;
 }
 
-static void write_limited(fc_log_level_t level, const fc_log_fields_t *fields, uint64_t dropped,
-                          const char *format, va_list ap) {
+/* The limited variants: the kind's limit (kind NULL: none), then the
+ * cause's, then the line with how many of this cause were left out. */
+static void vlog_limited(fc_log_level_t level, const fc_log_fields_t *fields, const char *kind,
+                         unsigned kind_burst, const char *cause, const char *format, va_list ap) {
+        uint64_t dropped, kind_dropped;
+        if (!fc_log_enabled(level) || (kind && !limit_allows(kind, kind_burst, &kind_dropped)) ||
+            !limit_allows(cause, 1, &dropped))
+                return;
         char suffix[96];
         if (dropped)
                 snprintf(suffix, sizeof(suffix), " (%llu more like this in the last %d s not logged)",
@@ -188,45 +194,31 @@ static void write_limited(fc_log_level_t level, const fc_log_fields_t *fields, u
 
 void fc_log_job_limited_kind(fc_log_level_t level, const fc_log_fields_t *fields, const char *kind,
                              unsigned kind_burst, const char *cause, const char *format, ...) {
-        uint64_t dropped, kind_dropped;
-        if (!fc_log_enabled(level) || !limit_allows(kind, kind_burst, &kind_dropped) ||
-            !limit_allows(cause, 1, &dropped))
-                return;
         va_list ap;
         va_start(ap, format);
-        write_limited(level, fields, dropped, format, ap);
+        vlog_limited(level, fields, kind, kind_burst, cause, format, ap);
         va_end(ap);
 }
 
 void fc_log_limited_kind(fc_log_level_t level, const char *kind, unsigned kind_burst, const char *cause,
                          const char *format, ...) {
-        uint64_t dropped, kind_dropped;
-        if (!fc_log_enabled(level) || !limit_allows(kind, kind_burst, &kind_dropped) ||
-            !limit_allows(cause, 1, &dropped))
-                return;
         va_list ap;
         va_start(ap, format);
-        write_limited(level, NULL, dropped, format, ap);
+        vlog_limited(level, NULL, kind, kind_burst, cause, format, ap);
         va_end(ap);
 }
 
 void fc_log_job_limited(fc_log_level_t level, const fc_log_fields_t *fields, const char *cause,
                         const char *format, ...) {
-        uint64_t dropped;
-        if (!fc_log_enabled(level) || !limit_allows(cause, 1, &dropped))
-                return;
         va_list ap;
         va_start(ap, format);
-        write_limited(level, fields, dropped, format, ap);
+        vlog_limited(level, fields, NULL, 0, cause, format, ap);
         va_end(ap);
 }
 
 void fc_log_limited(fc_log_level_t level, const char *cause, const char *format, ...) {
-        uint64_t dropped;
-        if (!fc_log_enabled(level) || !limit_allows(cause, 1, &dropped))
-                return;
         va_list ap;
         va_start(ap, format);
-        write_limited(level, NULL, dropped, format, ap);
+        vlog_limited(level, NULL, NULL, 0, cause, format, ap);
         va_end(ap);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "flowcoro/core.h"
+#include "harness/buffer.h"
 #include "harness/redis_server.h"
 #include "harness/run.h"
 #include "metrics.h"
@@ -86,27 +87,10 @@ typedef struct response {
         size_t headers_len;
 } response_t;
 
-typedef struct buffer {
-        char *data;
-        size_t len;
-} buffer_t;
-
-static size_t append(char *p, size_t size, size_t n, void *arg) {
-        buffer_t *b = arg;
-        char *d = realloc(b->data, b->len + size * n + 1);
-        if (!d)
-                return 0;
-        memcpy(d + b->len, p, size * n);
-        b->len += size * n;
-        d[b->len] = '\0';
-        b->data = d;
-        return size * n;
-}
-
 /* method: "GET", "HEAD" or another; fails the test when HTTP itself fails. */
 static response_t request_at(const char *host, uint16_t port, const char *method, const char *path) {
         char url[256];
-        buffer_t body = {0}, headers = {0};
+        fc_test_buffer_t body = {0}, headers = {0};
         snprintf(url, sizeof(url), "http://%s:%u%s", host, (unsigned)port, path);
         CURL *curl = curl_easy_init();
         assert_non_null(curl);
@@ -117,9 +101,9 @@ static response_t request_at(const char *host, uint16_t port, const char *method
                 curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
         else if (strcmp(method, "GET") != 0)
                 curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, fc_test_buffer_append);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, append);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, fc_test_buffer_append);
         curl_easy_setopt(curl, CURLOPT_HEADERDATA, &headers);
         CURLcode r = curl_easy_perform(curl);
         response_t resp = {0};

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "harness/buffer.h"
 #include "harness/daemon.h"
 
 static fc_test_redis_t server;
@@ -49,43 +50,26 @@ static unsigned free_port(void) {
         return ntohs(a.sin_port);
 }
 
-typedef struct body {
-        char *text;
-        size_t len;
-} body_t;
-
-static size_t collect(char *p, size_t size, size_t n, void *arg) {
-        body_t *b = arg;
-        char *t = realloc(b->text, b->len + size * n + 1);
-        if (!t)
-                return 0;
-        memcpy(t + b->len, p, size * n);
-        b->len += size * n;
-        t[b->len] = '\0';
-        b->text = t;
-        return size * n;
-}
-
 /* GET http://127.0.0.1:port/path: the status code (0 when nothing
  * answered); the body in *text when asked (free it). */
 static long get(unsigned port, const char *path, char **text) {
         char url[128];
         snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-        body_t b = {0};
+        fc_test_buffer_t b = {0};
         long code = 0;
         CURL *c = curl_easy_init();
         assert_non_null(c);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fc_test_buffer_append);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
         if (curl_easy_perform(c) == CURLE_OK)
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         curl_easy_cleanup(c);
         if (text)
-                *text = b.text;
+                *text = b.data;
         else
-                free(b.text);
+                free(b.data);
         return code;
 }
 

@@ -227,19 +227,8 @@ static void test_log_level_is_applied(void **state) {
         assert_int_equal(d.exit_code, 0);
 }
 
-static long max_map_count(void) {
-        FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-        long v = -1;
-        if (f) {
-                if (fscanf(f, "%ld", &v) != 1)
-                        v = -1;
-                fclose(f);
-        }
-        return v;
-}
-
 static void test_concurrency_beyond_max_map_count_is_refused(void **state) {
-        long max = max_map_count();
+        long max = fc_test_max_map_count();
         if (max < 0 || max > 1999000) {
                 fprintf(stderr, "vm.max_map_count is %ld here: 1,000,000 stacks fit, nothing to test\n", max);
                 skip();

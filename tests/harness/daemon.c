@@ -228,3 +228,14 @@ bool fc_test_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms) {
                 sleep_ms(20);
         }
 }
+
+long fc_test_max_map_count(void) {
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+        long v = -1;
+        if (f) {
+                if (fscanf(f, "%ld", &v) != 1)
+                        v = -1;
+                fclose(f);
+        }
+        return v;
+}

@@ -77,4 +77,8 @@ long long fc_test_reply_int(redisReply *r);
 /* Polls cond(arg) every 20 ms for at most timeout_ms. Returns its last value. */
 bool fc_test_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
 
+/* This machine's vm.max_map_count (what flowcorod checks concurrency
+ * against), or -1 when it can't be read. */
+long fc_test_max_map_count(void);
+
 #endif

@@ -36,6 +36,7 @@
 #include <cmocka.h>
 
 #include "cleanup.h"
+#include "harness/buffer.h"
 #include "harness/daemon.h"
 
 #if !defined(WEBUI_CONFIG_RU) || !defined(WEBUI_DOC) || !defined(WEBUI_ARTIFACTS)
@@ -429,36 +430,19 @@ static void webui_start(void) {
                  WEBUI_START_TIMEOUT_MS / 1000);
 }
 
-typedef struct buffer {
-        char *data;
-        size_t len;
-} buffer_t;
-
-static size_t collect(char *p, size_t size, size_t n, void *arg) {
-        buffer_t *b = arg;
-        char *d = realloc(b->data, b->len + size * n + 1);
-        if (!d)
-                return 0;
-        memcpy(d + b->len, p, size * n);
-        b->len += size * n;
-        d[b->len] = '\0';
-        b->data = d;
-        return size * n;
-}
-
 /* GET path (form NULL) or POST form to the Web UI, with the cookies of the
  * requests before (the session holds the CSRF token). Returns the HTTP
  * status; the body goes to *body (malloc'd; the caller frees it). */
 static long webui_request(const char *path, const char *form, char **body) {
         char url[512];
-        buffer_t b = {0};
+        fc_test_buffer_t b = {0};
         snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", webui_port, path);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         if (form)
                 curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, form);
         else
                 curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, fc_test_buffer_append);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
         CURLcode r = curl_easy_perform(curl);
         long status = 0;
