@@ -5,11 +5,21 @@
 //        --jobs N --concurrency C [--sleep-ms 100] [--procs P] [--workers W]
 //   node bullmq-bench.mjs --redis redis://127.0.0.1:PORT --workload latency \
 //        --rate R --jobs N [--concurrency C (50)]
+//   node bullmq-bench.mjs --redis redis://127.0.0.1:PORT --workload memory \
+//        --jobs N [--concurrency C (N)] [--hold-s S (60)]
 //
 // latency: one Worker (concurrency C) is started and ready first; then N jobs
 // are added one Queue.add each at R jobs/s, each carrying its enqueue time
 // (epoch microseconds); the handler records its start time minus that. Prints
 // p50_ms, p99_ms, p999_ms and the rate really sent (sent_per_s).
+//
+// memory: one worker process (forked, so this driver's Queue and its adds are
+// not in it) with concurrency C (default N) runs, idle, then holds N jobs that
+// each wait --hold-s seconds (default 60). Its VmRSS (from /proc) is read
+// idle and once the N-th job has started, each time 500 ms after the last
+// change and after a forced garbage collection (node --expose-gc), so the
+// figure is BullMQ's live memory, not garbage waiting to be collected. Prints
+// idle_rss_kib, rss_kib and kib_per_job = (rss - idle) / N.
 //
 // drains (noop, sleep):
 // 1. Enqueues N jobs with Queue.addBulk in chunks (not timed).
@@ -24,6 +34,7 @@
 //    Any error: message on stderr, queue obliterated if possible, exit 1.
 
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -51,13 +62,14 @@ function fail(msg, code = 1) {
 
 const USAGE = `usage: node bullmq-bench.mjs --redis redis://HOST:PORT --workload noop|sleep --jobs N --concurrency C
        node bullmq-bench.mjs --redis redis://HOST:PORT --workload latency --rate R --jobs N [--concurrency C (50)]
+       node bullmq-bench.mjs --redis redis://HOST:PORT --workload memory --jobs N [--concurrency C (N)] [--hold-s S (60)]
          [--sleep-ms MS (100)] [--procs P (1)] [--workers W per process (1, 4 if C >= 1000)]
          [--queue NAME] [--chunk K addBulk chunk (1000)] [--timeout-s S (600)]`;
 
 function parseArgs(argv) {
   const o = {
     redis: null, workload: null, jobs: null, concurrency: null, sleepMs: 100,
-    procs: 1, workers: null, queue: null, chunk: 1000, timeoutS: 600, child: null, rate: null,
+    procs: 1, workers: null, queue: null, chunk: 1000, timeoutS: 600, child: null, rate: null, holdS: 60,
   };
   const num = (name, v, min) => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min) fail(`${name} needs an integer >= ${min}\n${USAGE}`);
@@ -73,6 +85,7 @@ function parseArgs(argv) {
       case '--concurrency': o.concurrency = num(a, v, 1); i++; break;
       case '--rate': o.rate = num(a, v, 1); i++; break;
       case '--sleep-ms': o.sleepMs = num(a, v, 0); i++; break;
+      case '--hold-s': o.holdS = num(a, v, 1); i++; break;
       case '--procs': o.procs = num(a, v, 1); i++; break;
       case '--workers': o.workers = num(a, v, 1); i++; break;
       case '--queue': o.queue = v; i++; break;
@@ -84,7 +97,9 @@ function parseArgs(argv) {
     }
   }
   if (!o.redis || !/^rediss?:\/\//.test(o.redis)) fail(`--redis redis://HOST:PORT is required\n${USAGE}`);
-  if (!['noop', 'sleep', 'latency'].includes(o.workload)) fail(`--workload must be noop, sleep or latency\n${USAGE}`);
+  if (!['noop', 'sleep', 'latency', 'memory'].includes(o.workload)) {
+    fail(`--workload must be noop, sleep, latency or memory\n${USAGE}`);
+  }
   if (o.jobs === null) fail(`--jobs is required\n${USAGE}`);
   if (o.workload === 'latency') {
     if (o.rate === null) fail(`--workload latency needs --rate R\n${USAGE}`);
@@ -92,6 +107,11 @@ function parseArgs(argv) {
     if (o.concurrency === null) o.concurrency = 50; // BullMQ's best noop setting here (README.md)
   } else if (o.rate !== null) {
     fail(`--rate is only for --workload latency\n${USAGE}`);
+  }
+  if (o.workload === 'memory') {
+    if (o.procs !== 1) fail('--workload memory runs one worker process (--procs 1)');
+    if (o.concurrency === null) o.concurrency = o.jobs;
+    if (o.concurrency < o.jobs) fail('--workload memory holds all N jobs at once: --concurrency must be >= --jobs');
   }
   if (o.concurrency === null) fail(`--concurrency is required\n${USAGE}`);
   // Default: one Worker per process below 1000 total concurrency, else 4
@@ -112,6 +132,8 @@ const epochUs = () => Math.round((performance.timeOrigin + performance.now()) * 
 // latency: start time - enqueue time of each job, and the last start, microseconds.
 const latencies = [];
 let lastStartUs = 0;
+// memory: jobs whose handler has started.
+let startedCount = 0;
 
 function processorFor(o) {
   if (o.workload === 'noop') return async () => {};
@@ -119,6 +141,10 @@ function processorFor(o) {
     const t = epochUs();
     latencies.push(t - job.data.t);
     if (t > lastStartUs) lastStartUs = t;
+  };
+  if (o.workload === 'memory') return () => {
+    startedCount++;
+    return new Promise((resolve) => setTimeout(resolve, o.holdS * 1000));
   };
   const ms = o.sleepMs;
   return () => new Promise((resolve) => setTimeout(resolve, ms));
@@ -152,9 +178,12 @@ async function makeWorkers(o, firstIndex, onCompleted, onError) {
 if (opts.child !== null) {
   let count = 0;
   let last = 0n;
-  let sent = -1;
+  let sent = '';
   const report = () => {
-    if (count !== sent) { sent = count; process.send({ type: 'progress', count, last: last.toString() }); }
+    if (`${count} ${startedCount}` !== sent) {
+      sent = `${count} ${startedCount}`;
+      process.send({ type: 'progress', count, last: last.toString(), started: startedCount });
+    }
   };
   const workers = await makeWorkers(opts, opts.child * opts.workers,
     () => { count++; last = now(); },
@@ -163,6 +192,9 @@ if (opts.child !== null) {
     if (m.type === 'go') {
       workers.forEach((w) => w.run().catch((e) => process.send({ type: 'error', message: e.message })));
       setInterval(report, 20).unref();
+    } else if (m.type === 'gc') {
+      global.gc(); // memory workload: forked with --expose-gc
+      process.send({ type: 'gc' });
     } else if (m.type === 'stop') {
       report();
       await Promise.all(workers.map((w) => w.close(true).catch(() => {})));
@@ -226,6 +258,75 @@ async function latencyRun(o, queue, finished, finish, completedCount, error) {
   };
 }
 
+// VmRSS of process pid in KiB, from /proc.
+function rssKib(pid) {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+function pause(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// The memory workload (see the top of this file). children gets the worker
+// process, for main's clean-up.
+async function memoryRun(o, queue, children, error) {
+  const ch = fork(fileURLToPath(import.meta.url), process.argv.slice(2).concat(['--queue', o.queue, '--child', '0']),
+    { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(ch);
+  let started = 0;
+  let childError = null;
+  let waiter = null; // { type, resolve }: the next message of that type
+  const expect = (type) => new Promise((resolve) => { waiter = { type, resolve }; });
+  ch.on('message', (m) => {
+    if (m.type === 'progress') started = m.started;
+    if (m.type === 'error') childError = childError || new Error(`worker process: ${m.message}`);
+    if (waiter && (m.type === waiter.type || m.type === 'error')) { waiter.resolve(); waiter = null; }
+  });
+  ch.on('exit', (code, sig) => {
+    if (ch.stopping) return;
+    childError = childError || new Error(`worker process exited (${code ?? sig})`);
+    if (waiter) { waiter.resolve(); waiter = null; }
+  });
+  const check = () => { const e = childError || error(); if (e) throw e; };
+  // RSS once nothing has changed for 500 ms and garbage is collected.
+  const settledRss = async () => {
+    await pause(500);
+    const gcDone = expect('gc');
+    ch.send({ type: 'gc' });
+    await gcDone;
+    check();
+    return rssKib(ch.pid);
+  };
+
+  const ready = expect('ready');
+  await ready;
+  check();
+  ch.send({ type: 'go' });
+  await pause(500); // its Workers are fetching (blocked, idle)
+  const idle = await settledRss();
+
+  const jobOpts = { removeOnComplete: true, removeOnFail: true };
+  for (let done = 0; done < o.jobs; done += o.chunk) {
+    const n = Math.min(o.chunk, o.jobs - done);
+    await queue.addBulk(Array.from({ length: n }, () => ({ name: 'hold', data: {}, opts: jobOpts })));
+    check();
+  }
+  const deadline = Date.now() + o.timeoutS * 1000;
+  while (started < o.jobs) {
+    check();
+    if (Date.now() > deadline) throw new Error(`timeout after ${o.timeoutS} s: ${started} of ${o.jobs} jobs started`);
+    await pause(10);
+  }
+  const busy = await settledRss();
+  return {
+    peer: 'bullmq', version: BULLMQ_VERSION, workload: 'memory', jobs: o.jobs, concurrency: o.concurrency,
+    idle_rss_kib: idle, rss_kib: busy, kib_per_job: Number(((busy - idle) / o.jobs).toFixed(2)),
+    procs: 1, workers_per_proc: o.workers, node: process.versions.node,
+  };
+}
+
 // ---------------------------------------------------------------- main role
 async function main(o) {
   // Fail fast (no endless ioredis reconnects) if Redis is not reachable.
@@ -268,6 +369,8 @@ async function main(o) {
       workers.forEach((w) => w.run().catch((e) => { onError(e); finish(); }));
       await new Promise((resolve) => setTimeout(resolve, 1000)); // the Worker is fetching (blocked, idle)
       result = await latencyRun(o, queue, finished, finish, () => completed, () => firstError);
+    } else if (o.workload === 'memory') {
+      result = await memoryRun(o, queue, children, () => firstError);
     } else {
       // Enqueue (not timed).
       const jobOpts = { removeOnComplete: true, removeOnFail: true };

@@ -7,12 +7,21 @@
 #        --jobs N --concurrency C [--sleep-ms 100] [--procs P]
 #   ruby sidekiq-bench.rb --redis redis://127.0.0.1:PORT --workload latency \
 #        --rate R --jobs N [--concurrency C (10)]
+#   ruby sidekiq-bench.rb --redis redis://127.0.0.1:PORT --workload memory \
+#        --jobs N [--concurrency C (N)] [--hold-s S (60)]
 #
 # latency: one sidekiq (C threads) is started and ready first; then N
 # LatencyWorker jobs are pushed, one Sidekiq::Client.push each at R jobs/s,
 # each carrying its enqueue time (epoch microseconds); perform notes its start
 # time minus that (sidekiq_workers.rb). Prints p50_ms, p99_ms, p999_ms and the
 # rate really sent (sent_per_s).
+#
+# memory: one sidekiq (C threads, default N) is started and idle, then holds N
+# HoldWorker jobs that each sleep --hold-s seconds (default 60). Its VmRSS
+# (from /proc) is read idle and once the N-th job has started, each time
+# 500 ms after the last change and after a full garbage collection in it
+# (sidekiq_workers.rb), so the figure is Sidekiq's live memory. Prints
+# idle_rss_kib, rss_kib and kib_per_job = (rss - idle) / N.
 #
 # drains (noop, sleep):
 # 1. Enqueues N jobs with Sidekiq::Client.push_bulk in chunks (not timed) into
@@ -48,17 +57,18 @@ WORKER_FILE = File.join(HERE, "sidekiq_workers.rb")
 
 opts = {
   redis: nil, workload: nil, jobs: nil, concurrency: nil, sleep_ms: 100,
-  procs: 1, queue: nil, chunk: 1000, timeout_s: 600,
+  procs: 1, queue: nil, chunk: 1000, timeout_s: 600, hold_s: 60,
   sidekiq: ENV.fetch("SIDEKIQ_BIN", "sidekiq"), log_level: "warn", keep_log: false, rate: nil
 }
 parser = OptionParser.new do |o|
   o.banner = "usage: ruby sidekiq-bench.rb --redis redis://HOST:PORT --workload noop|sleep --jobs N --concurrency C [options]"
   o.on("--redis URL", String) { |v| opts[:redis] = v }
-  o.on("--workload NAME", %w[noop sleep latency], "noop, sleep or latency") { |v| opts[:workload] = v }
+  o.on("--workload NAME", %w[noop sleep latency memory], "noop, sleep, latency or memory") { |v| opts[:workload] = v }
   o.on("--jobs N", Integer) { |v| opts[:jobs] = v }
   o.on("--concurrency C", Integer, "total threads over all processes") { |v| opts[:concurrency] = v }
   o.on("--rate R", Integer, "latency workload: jobs/s offered") { |v| opts[:rate] = v }
   o.on("--sleep-ms MS", Integer, "sleep workload: ms per job (100)") { |v| opts[:sleep_ms] = v }
+  o.on("--hold-s S", Integer, "memory workload: seconds each job is held (60)") { |v| opts[:hold_s] = v }
   o.on("--procs P", Integer, "sidekiq processes (1)") { |v| opts[:procs] = v }
   o.on("--queue NAME", String, "queue name (flowcoro_peer_sidekiq_PID)") { |v| opts[:queue] = v }
   o.on("--chunk K", Integer, "push_bulk chunk size (1000)") { |v| opts[:chunk] = v }
@@ -74,7 +84,7 @@ rescue OptionParser::ParseError => e
 end
 die("unexpected argument #{ARGV.first}\n#{parser.banner}") unless ARGV.empty?
 die("--redis redis://HOST:PORT is required") unless opts[:redis]&.match?(%r{\Arediss?://})
-die("--workload noop|sleep|latency is required") unless opts[:workload]
+die("--workload noop|sleep|latency|memory is required") unless opts[:workload]
 die("--jobs N (>= 1) is required") unless opts[:jobs]&.positive?
 latency = opts[:workload] == "latency"
 if latency
@@ -83,6 +93,13 @@ if latency
   opts[:concurrency] ||= 10 # Sidekiq's best noop setting here (README.md)
 elsif opts[:rate]
   die("--rate is only for --workload latency")
+end
+memory = opts[:workload] == "memory"
+if memory
+  die("--workload memory runs one sidekiq (--procs 1)") unless opts[:procs] == 1
+  die("--hold-s must be >= 1") unless opts[:hold_s].positive?
+  opts[:concurrency] ||= opts[:jobs]
+  die("--workload memory holds all N jobs at once: --concurrency must be >= --jobs") if opts[:concurrency] < opts[:jobs]
 end
 die("--concurrency C (>= 1) is required") unless opts[:concurrency]&.positive?
 die("--procs must be >= 1 and <= --concurrency") unless opts[:procs] >= 1 && opts[:procs] <= opts[:concurrency]
@@ -109,17 +126,30 @@ rescue StandardError => e
   die("cannot reach Redis at #{opts[:redis]}: #{e.class}: #{e.message}")
 end
 
-# latency: waits until the sidekiq has started (its report file exists) and
-# has been idle 1 s, then pushes the jobs at opts[:rate]; returns the rate
-# really sent.
-def push_latency_jobs(opts, queue, child, deadline)
+# Raises if the sidekiq child has exited (and notes its status, so it is not
+# waited for again).
+def check_alive(child, doing)
+  _, st = Process.wait2(child[:pid], Process::WNOHANG)
+  return unless st
+
+  child[:status] = st
+  raise "sidekiq pid #{child[:pid]} exited #{doing} (#{st})"
+end
+
+# Waits until the sidekiq has started (its report file exists).
+def wait_for_startup(child, deadline)
   until File.exist?(child[:report])
-    _, st = Process.wait2(child[:pid], Process::WNOHANG)
-    raise "sidekiq pid #{child[:pid]} exited at start-up (#{st})" if st
+    check_alive(child, "at start-up")
     raise "sidekiq did not start within 60 s" if mono > deadline
 
     sleep 0.01
   end
+end
+
+# latency: waits until the sidekiq has started and has been idle 1 s, then
+# pushes the jobs at opts[:rate]; returns the rate really sent.
+def push_latency_jobs(opts, queue, child, deadline)
+  wait_for_startup(child, deadline)
   sleep 1
   t0 = mono
   first_us = Process.clock_gettime(Process::CLOCK_REALTIME, :microsecond)
@@ -151,6 +181,54 @@ def latency_result(opts, path, sent_per_s, first_us, deadline)
     "done_per_s" => (opts[:jobs] / ((last_start - first_us) / 1e6)).round,
     "p50_ms" => ms.call(1, 2), "p99_ms" => ms.call(99, 100), "p999_ms" => ms.call(999, 1000),
     "max_ms" => (lat.last / 1000.0).round(2), "procs" => 1, "ruby" => RUBY_VERSION
+  }
+end
+
+# memory: the sidekiq's VmRSS in KiB, read 500 ms after the last change and
+# after a full garbage collection in it (its report thread runs GC.start when
+# "<report>.gc" appears, and deletes that file when done).
+def settled_rss_kib(child, deadline)
+  sleep 0.5
+  request = "#{child[:report]}.gc"
+  File.write(request, "")
+  while File.exist?(request)
+    check_alive(child, "during a garbage collection")
+    raise "sidekiq did not run a garbage collection when asked" if mono > deadline
+
+    sleep 0.01
+  end
+  kib = File.read("/proc/#{child[:pid]}/status")[/^VmRSS:\s+(\d+) kB$/, 1]
+  raise "no VmRSS in /proc/#{child[:pid]}/status" unless kib
+
+  kib.to_i
+end
+
+# memory: RSS of the idle sidekiq, then with N HoldWorker jobs started.
+def memory_result(opts, queue, child, deadline)
+  wait_for_startup(child, mono + 60)
+  sleep 0.5 # its threads are fetching (blocked, idle)
+  idle = settled_rss_kib(child, deadline)
+  left = opts[:jobs]
+  while left.positive?
+    n = [left, opts[:chunk]].min
+    Sidekiq::Client.push_bulk("class" => "HoldWorker", "queue" => queue, "retry" => false,
+      "args" => Array.new(n) { [opts[:hold_s]] })
+    left -= n
+  end
+  loop do
+    line = File.read(child[:report])
+    break if line.split[4].to_i >= opts[:jobs]
+
+    check_alive(child, "while its jobs started")
+    raise "timeout: #{line.split[4]} of #{opts[:jobs]} jobs started" if mono > deadline
+
+    sleep 0.01
+  end
+  busy = settled_rss_kib(child, deadline)
+  {
+    "peer" => "sidekiq", "version" => Sidekiq::VERSION, "workload" => "memory", "jobs" => opts[:jobs],
+    "concurrency" => opts[:concurrency], "idle_rss_kib" => idle, "rss_kib" => busy,
+    "kib_per_job" => ((busy - idle).fdiv(opts[:jobs])).round(2), "procs" => 1, "ruby" => RUBY_VERSION
   }
 end
 
@@ -203,7 +281,7 @@ begin
   # Enqueue (not timed). retry: false so that a failing job is not retried
   # behind our back (it would be counted as failed, and the run fails).
   klass, args = opts[:workload] == "noop" ? ["NoopWorker", []] : ["SleepWorker", [opts[:sleep_ms]]]
-  left = latency ? 0 : opts[:jobs]
+  left = latency || memory ? 0 : opts[:jobs]
   while left.positive?
     n = [left, opts[:chunk]].min
     Sidekiq::Client.push_bulk("class" => klass, "queue" => queue, "retry" => false,
@@ -211,7 +289,7 @@ begin
     left -= n
   end
   queued = Sidekiq.redis { |r| r.llen(qkey) }
-  raise "enqueued #{opts[:jobs]} jobs but #{queued} are in #{qkey}" if queued != (latency ? 0 : opts[:jobs])
+  raise "enqueued #{opts[:jobs]} jobs but #{queued} are in #{qkey}" if queued != (latency || memory ? 0 : opts[:jobs])
 
   # Start the sidekiq processes.
   spawned_at = mono
@@ -235,69 +313,73 @@ begin
   end
   log.close
   sent_per_s, first_us = push_latency_jobs(opts, queue, children.first, mono + 60) if latency
-
-  # Wait until the N-th job is done (reports are rewritten every 10 ms).
-  deadline = mono + opts[:timeout_s] + 60 # + start-up
-  total = failed = 0
-  next_stat_check = mono + 1
-  firsts = []
-  lasts = []
-  loop do
-    total = failed = 0
-    firsts.clear
-    lasts.clear
-    children.each do |c|
-      line = begin
-        File.read(c[:report])
-      rescue Errno::ENOENT
-        nil
-      end
-      next unless line
-      cnt, fl, first, last = line.split
-      total += cnt.to_i
-      failed += fl.to_i
-      firsts << first.to_f if first != "-"
-      lasts << last.to_f if last != "-"
-    end
-    raise "#{failed} job(s) failed in sidekiq (see its log)" if failed.positive?
-    break if total >= opts[:jobs]
-    children.each do |c|
-      _, st = Process.wait2(c[:pid], Process::WNOHANG)
-      next unless st
-      c[:status] = st
-      raise "sidekiq pid #{c[:pid]} exited early (#{st}) after #{total} of #{opts[:jobs]} jobs: #{c[:cmd]}"
-    end
-    raise "timeout: #{total} of #{opts[:jobs]} jobs done" if mono > deadline
-    if mono > next_stat_check
-      # Failures outside the middleware (e.g. unknown job class) only show in
-      # stat:failed, which Sidekiq updates every 5 s.
-      grew = Sidekiq.redis { |r| r.get("stat:failed").to_i } - failed_before
-      raise "#{grew} job(s) failed in sidekiq (stat:failed; see its log)" if grew.positive?
-      next_stat_check = mono + 1
-    end
-    sleep 0.01
-  end
-  raise "counted #{total} jobs, expected #{opts[:jobs]}" if total != opts[:jobs]
-
-  if latency
-    result = latency_result(opts, latencies_path, sent_per_s, first_us, mono + 10)
+  if memory
+    result = memory_result(opts, queue, children.first, mono + 60 + opts[:timeout_s])
   else
-    first = firsts.min
-    last = lasts.max
-    seconds = last - first
-    result = {
-      "peer" => "sidekiq", "version" => Sidekiq::VERSION, "workload" => opts[:workload],
-      "jobs" => opts[:jobs], "concurrency" => opts[:concurrency],
-      "seconds" => seconds.round(3), "jobs_per_s" => (opts[:jobs] / seconds).round,
-      "procs" => opts[:procs], "startup_s" => (first - spawned_at).round(3), "ruby" => RUBY_VERSION
-    }
-    result["sleep_ms"] = opts[:sleep_ms] if opts[:workload] == "sleep"
+
+    # Wait until the N-th job is done (reports are rewritten every 10 ms).
+    deadline = mono + opts[:timeout_s] + 60 # + start-up
+    total = failed = 0
+    next_stat_check = mono + 1
+    firsts = []
+    lasts = []
+    loop do
+      total = failed = 0
+      firsts.clear
+      lasts.clear
+      children.each do |c|
+        line = begin
+          File.read(c[:report])
+        rescue Errno::ENOENT
+          nil
+        end
+        next unless line
+        cnt, fl, first, last = line.split
+        total += cnt.to_i
+        failed += fl.to_i
+        firsts << first.to_f if first != "-"
+        lasts << last.to_f if last != "-"
+      end
+      raise "#{failed} job(s) failed in sidekiq (see its log)" if failed.positive?
+      break if total >= opts[:jobs]
+      children.each do |c|
+        _, st = Process.wait2(c[:pid], Process::WNOHANG)
+        next unless st
+        c[:status] = st
+        raise "sidekiq pid #{c[:pid]} exited early (#{st}) after #{total} of #{opts[:jobs]} jobs: #{c[:cmd]}"
+      end
+      raise "timeout: #{total} of #{opts[:jobs]} jobs done" if mono > deadline
+      if mono > next_stat_check
+        # Failures outside the middleware (e.g. unknown job class) only show in
+        # stat:failed, which Sidekiq updates every 5 s.
+        grew = Sidekiq.redis { |r| r.get("stat:failed").to_i } - failed_before
+        raise "#{grew} job(s) failed in sidekiq (stat:failed; see its log)" if grew.positive?
+        next_stat_check = mono + 1
+      end
+      sleep 0.01
+    end
+    raise "counted #{total} jobs, expected #{opts[:jobs]}" if total != opts[:jobs]
+
+    if latency
+      result = latency_result(opts, latencies_path, sent_per_s, first_us, mono + 10)
+    else
+      first = firsts.min
+      last = lasts.max
+      seconds = last - first
+      result = {
+        "peer" => "sidekiq", "version" => Sidekiq::VERSION, "workload" => opts[:workload],
+        "jobs" => opts[:jobs], "concurrency" => opts[:concurrency],
+        "seconds" => seconds.round(3), "jobs_per_s" => (opts[:jobs] / seconds).round,
+        "procs" => opts[:procs], "startup_s" => (first - spawned_at).round(3), "ruby" => RUBY_VERSION
+      }
+      result["sleep_ms"] = opts[:sleep_ms] if opts[:workload] == "sleep"
+    end
   end
 rescue StandardError, SignalException => e
   failure = e.is_a?(SignalException) ? "interrupted (#{e.message})" : e.message
 ensure
   stop_children.call
-  if result
+  if result && !memory
     # Sidekiq flushes its processed count into stat:processed on exit.
     delta = Sidekiq.redis { |r| r.get("stat:processed").to_i } - processed_before
     result["stat_processed_delta"] = delta

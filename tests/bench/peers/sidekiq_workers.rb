@@ -4,15 +4,18 @@
 # with `-r`. See README.md in this directory.
 #
 # NoopWorker#perform does nothing; SleepWorker#perform(ms) sleeps ms
-# milliseconds.
+# milliseconds; HoldWorker#perform(s) counts itself as started and sleeps s
+# seconds (the memory workload).
 #
 # When FLOWCORO_BENCH_REPORT is set (sidekiq-bench.rb sets it), a server
 # middleware counts the jobs this process finished and notes, with
 # CLOCK_MONOTONIC (system-wide on Linux, so comparable with the parent), when
 # the first job started and when the last one finished; a thread writes
 # "count failed first_start last_done" to that file every 10 ms when it
-# changed (write to a temporary file, then rename). No Redis command is added
-# per job. This exists because Sidekiq 6.4 only adds its in-memory processed
+# changed (write to a temporary file, then rename), followed by the number of
+# HoldWorker jobs started. No Redis command is added per job. When the file
+# "<report>.gc" appears, the thread runs a full garbage collection and deletes
+# it (the memory workload reads RSS after that). This exists because Sidekiq 6.4 only adds its in-memory processed
 # count to Redis's stat:processed in its heartbeat, every 5 seconds, which is
 # far too coarse to time a run of a few seconds.
 
@@ -20,7 +23,7 @@ require "sidekiq"
 
 module FlowCoroPeerBench
   LOCK = Mutex.new
-  STATE = { count: 0, failed: 0, first: nil, last: nil }
+  STATE = { count: 0, failed: 0, first: nil, last: nil, started: 0 }
 
   def self.mono
     Process.clock_gettime(Process::CLOCK_MONOTONIC)
@@ -50,10 +53,14 @@ module FlowCoroPeerBench
     Thread.new do
       written = nil
       loop do
+        if File.exist?("#{path}.gc")
+          GC.start(full_mark: true, immediate_sweep: true)
+          File.delete("#{path}.gc")
+        end
         line = LOCK.synchronize do
-          format("%d %d %s %s\n", STATE[:count], STATE[:failed],
+          format("%d %d %s %s %d\n", STATE[:count], STATE[:failed],
             STATE[:first] ? format("%.9f", STATE[:first]) : "-",
-            STATE[:last] ? format("%.9f", STATE[:last]) : "-")
+            STATE[:last] ? format("%.9f", STATE[:last]) : "-", STATE[:started])
         end
         if line != written
           tmp = "#{path}.tmp"
@@ -103,6 +110,15 @@ class SleepWorker
 
   def perform(ms)
     sleep(ms / 1000.0)
+  end
+end
+
+class HoldWorker
+  include Sidekiq::Worker
+
+  def perform(seconds)
+    FlowCoroPeerBench::LOCK.synchronize { FlowCoroPeerBench::STATE[:started] += 1 }
+    sleep(seconds)
   end
 end
 
