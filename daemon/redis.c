@@ -576,9 +576,28 @@ static int handshake(fc_redis_t *c, int64_t deadline, int64_t timeout_ms) {
         return r;
 }
 
+/* Whether the server closed the connection while it sat idle between calls
+ * (a restart, CLIENT KILL, Redis's `timeout` for idle clients): end of file
+ * or an error is waiting on the socket. Then nothing of the next command can
+ * have reached the server, so the connection is reopened and the command
+ * sent on the new one, instead of the call failing with -ECONNRESET. Costs
+ * one non-blocking peek per call, and calls carry batches, not single jobs. */
+static bool closed_while_idle(const fc_redis_t *c) {
+        char byte;
+        ssize_t k;
+        do
+                k = recv(c->ctx->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        while (k < 0 && errno == EINTR);
+        return k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 static int connect_locked(fc_redis_t *c, int64_t deadline, int64_t timeout_ms) {
-        if (c->ctx)
-                return 0;
+        if (c->ctx) {
+                if (!closed_while_idle(c))
+                        return 0;
+                c->stats.disconnects++;
+                close_connection(c); /* no failure: the reconnect is immediate */
+        }
         if (c->failures > 1) {
                 int64_t wait = c->retry_at - fc_now_ms();
                 if (wait > 0) {

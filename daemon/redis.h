@@ -21,7 +21,9 @@
  * below. Whatever the error, fc_redis_last_error() gives a sentence for a
  * person (never the password). A connection whose reply stream may be out of
  * step with its commands (timeout, cancellation, dead socket, protocol error)
- * is closed at once and reconnected by the next call; reconnect attempts after
+ * is closed at once and reconnected by the next call; one the server closed
+ * while it was idle between calls is reopened before the next call sends
+ * anything, so that call does not fail; reconnect attempts after
  * repeated failures are spaced by a capped exponential backoff with jitter.
  *
  * See docs/redis-client.md for the design and the error table. */
