@@ -258,6 +258,17 @@ async function latencyRun(o, queue, finished, finish, completedCount, error) {
   };
 }
 
+// Adds count jobs (name, data) to queue with Queue.addBulk in chunks of
+// o.chunk, removed from Redis once done. error() is checked after each chunk.
+async function addJobs(o, queue, name, data, count, error) {
+  const opts = { removeOnComplete: true, removeOnFail: true };
+  for (let done = 0; done < count; done += o.chunk) {
+    const n = Math.min(o.chunk, count - done);
+    await queue.addBulk(Array.from({ length: n }, () => ({ name, data, opts })));
+    if (error()) throw error();
+  }
+}
+
 // VmRSS of process pid in KiB, from /proc.
 function rssKib(pid) {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -307,12 +318,7 @@ async function memoryRun(o, queue, children, error) {
   await pause(500); // its Workers are fetching (blocked, idle)
   const idle = await settledRss();
 
-  const jobOpts = { removeOnComplete: true, removeOnFail: true };
-  for (let done = 0; done < o.jobs; done += o.chunk) {
-    const n = Math.min(o.chunk, o.jobs - done);
-    await queue.addBulk(Array.from({ length: n }, () => ({ name: 'hold', data: {}, opts: jobOpts })));
-    check();
-  }
+  await addJobs(o, queue, 'hold', {}, o.jobs, () => childError || error());
   const deadline = Date.now() + o.timeoutS * 1000;
   while (started < o.jobs) {
     check();
@@ -373,15 +379,7 @@ async function main(o) {
       result = await memoryRun(o, queue, children, () => firstError);
     } else {
       // Enqueue (not timed).
-      const jobOpts = { removeOnComplete: true, removeOnFail: true };
-      const data = o.workload === 'sleep' ? { ms: o.sleepMs } : {};
-      for (let done = 0; done < o.jobs; done += o.chunk) {
-        const n = Math.min(o.chunk, o.jobs - done);
-        const batch = new Array(n);
-        for (let i = 0; i < n; i++) batch[i] = { name: o.workload, data, opts: jobOpts };
-        await queue.addBulk(batch);
-        if (firstError) throw firstError;
-      }
+      await addJobs(o, queue, o.workload, o.workload === 'sleep' ? { ms: o.sleepMs } : {}, o.jobs, () => firstError);
       const waiting = await queue.getWaitingCount();
       if (waiting !== o.jobs) throw new Error(`enqueued ${o.jobs} jobs but ${waiting} are waiting`);
 

@@ -126,6 +126,18 @@ rescue StandardError => e
   die("cannot reach Redis at #{opts[:redis]}: #{e.class}: #{e.message}")
 end
 
+# Enqueues count jobs of klass with args into queue, push_bulk in chunks.
+# retry: false so that a failing job is not retried behind our back (it
+# would be counted as failed, and the run fails).
+def push_jobs(opts, queue, klass, args, count)
+  while count.positive?
+    n = [count, opts[:chunk]].min
+    Sidekiq::Client.push_bulk("class" => klass, "queue" => queue, "retry" => false,
+      "args" => Array.new(n) { args })
+    count -= n
+  end
+end
+
 # Raises if the sidekiq child has exited (and notes its status, so it is not
 # waited for again).
 def check_alive(child, doing)
@@ -208,13 +220,7 @@ def memory_result(opts, queue, child, deadline)
   wait_for_startup(child, mono + 60)
   sleep 0.5 # its threads are fetching (blocked, idle)
   idle = settled_rss_kib(child, deadline)
-  left = opts[:jobs]
-  while left.positive?
-    n = [left, opts[:chunk]].min
-    Sidekiq::Client.push_bulk("class" => "HoldWorker", "queue" => queue, "retry" => false,
-      "args" => Array.new(n) { [opts[:hold_s]] })
-    left -= n
-  end
+  push_jobs(opts, queue, "HoldWorker", [opts[:hold_s]], opts[:jobs])
   loop do
     line = File.read(child[:report])
     break if line.split[4].to_i >= opts[:jobs]
@@ -278,16 +284,9 @@ begin
   processed_before, failed_before = Sidekiq.redis { |r| r.mget("stat:processed", "stat:failed").map(&:to_i) }
   Sidekiq.redis { |r| r.del(qkey) }
 
-  # Enqueue (not timed). retry: false so that a failing job is not retried
-  # behind our back (it would be counted as failed, and the run fails).
+  # Enqueue (not timed).
   klass, args = opts[:workload] == "noop" ? ["NoopWorker", []] : ["SleepWorker", [opts[:sleep_ms]]]
-  left = latency || memory ? 0 : opts[:jobs]
-  while left.positive?
-    n = [left, opts[:chunk]].min
-    Sidekiq::Client.push_bulk("class" => klass, "queue" => queue, "retry" => false,
-      "args" => Array.new(n) { args })
-    left -= n
-  end
+  push_jobs(opts, queue, klass, args, opts[:jobs]) unless latency || memory
   queued = Sidekiq.redis { |r| r.llen(qkey) }
   raise "enqueued #{opts[:jobs]} jobs but #{queued} are in #{qkey}" if queued != (latency || memory ? 0 : opts[:jobs])
 
