@@ -65,7 +65,11 @@ struct fc_engine {
         _Atomic int stop_requests; /* fc_engine_stop() calls */
         _Atomic bool quiet;
         _Atomic bool abandon;      /* shutdown gave up waiting for Redis */
-        _Atomic uint32_t busy;     /* jobs between fetch and finish */
+        /* Places taken under concurrency, and of those the ones reserved by
+         * fetches still in progress, in one word so that one load tells the
+         * jobs held (STATUS=, /metrics, control status) from reservations:
+         * see the places_* helpers in engine.c. */
+        _Atomic uint64_t places;
         _Atomic bool isolating;    /* a fetcher runs a suspect alone: nobody fetches */
         _Atomic bool queues_full;  /* the last fetch came back full: more fetchers help */
         _Atomic uint64_t processed, failed; /* not yet added to Redis's stat counters */

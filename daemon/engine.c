@@ -141,9 +141,23 @@ const fc_config_t *fc_engine_config(fc_engine_t *e) {
         return c;
 }
 
+/* e->places: the low 32 bits count the places taken under concurrency (jobs
+ * between fetch and finish, plus the places fetches in progress reserved), the
+ * high 32 bits the reserved ones among them. Jobs add and subtract in the low
+ * half, which never goes below zero, so plain adds never carry between them. */
+#define RESERVED_PLACE ((uint64_t)1 << 32)
+
+static uint32_t places_taken(uint64_t places) {
+        return (uint32_t)places;
+}
+
+static uint32_t places_held_by_jobs(uint64_t places) {
+        return (uint32_t)places - (uint32_t)(places >> 32);
+}
+
 void fc_engine_status(fc_engine_t *e, fc_engine_status_t *out) {
         *out = (fc_engine_status_t){
-                .busy = atomic_load(&e->busy),
+                .busy = places_held_by_jobs(atomic_load(&e->places)),
                 .concurrency = atomic_load(&e->concurrency),
                 .processed = atomic_load(&e->processed_sent) + atomic_load(&e->processed),
                 .failed = atomic_load(&e->failed_sent) + atomic_load(&e->failed),
@@ -481,7 +495,7 @@ static void job_release(job_run_t *jr) {
         free(jr->payload);
         fc__engine_gen_drop(jr->gen, 1);
         free(jr);
-        uint32_t busy = atomic_fetch_sub(&e->busy, 1) - 1;
+        uint32_t busy = places_taken(atomic_fetch_sub(&e->places, 1) - 1);
         uint32_t concurrency = atomic_load_explicit(&e->concurrency, memory_order_relaxed);
         for (size_t i = 0; i < FC_ENGINE_FETCHERS && busy < concurrency; i++)
                 if (atomic_load(&e->fetchers[i].waits_for_room))
@@ -785,7 +799,7 @@ static void start_jobs(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_fet
                         }
                         free(jr);
                 }
-                atomic_fetch_sub(&e->busy, 1);
+                atomic_fetch_sub(&e->places, 1);
                 fc_log_limited(FC_LOG_ERROR, "spawn failed", "cannot start a coroutine for a job: %s; the job goes "
                                "back to its queue", *fc_last_error() ? fc_last_error() : "out of memory");
                 fc_move_t back = {.id = batch[i].id, .queue = batch[i].queue, .payload = batch[i].payload};
@@ -824,7 +838,7 @@ static bool wait_until_settled(fc_engine_t *e, fc_chan_t *bell) {
                 size_t pending = e->n_acks;
                 bool sending = atomic_load(&e->ack_sending);
                 pthread_mutex_unlock(&e->ack_lock);
-                if (atomic_load(&e->busy) == 0 && pending == 0 && !sending)
+                if (places_taken(atomic_load(&e->places)) == 0 && pending == 0 && !sending)
                         return true;
                 if (pending)
                         fc__engine_ring(e->ack_bell);
@@ -848,7 +862,7 @@ static int put_back(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_fetche
         if (r < 0)
                 return r;
         fc_fetched_free(jobs, n);
-        atomic_fetch_sub(&e->busy, (uint32_t)n);
+        atomic_fetch_sub(&e->places, n);
         return 0;
 }
 
@@ -866,7 +880,7 @@ static void run_suspects(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_c
                 if (put_back(e, g, c, suspects, n) < 0) {
                         /* They stay in flight here; shutdown puts them back. */
                         fc_fetched_free(suspects, n);
-                        atomic_fetch_sub(&e->busy, (uint32_t)n);
+                        atomic_fetch_sub(&e->places, n);
                 }
                 return;
         }
@@ -874,11 +888,11 @@ static void run_suspects(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_c
                 n = 1;
         size_t i = 0;
         /* Its own place must not keep the engine from settling. */
-        atomic_fetch_sub(&e->busy, (uint32_t)n);
+        atomic_fetch_sub(&e->places, n);
         for (; i < n && wait_until_settled(e, bell); i++) {
                 fc_log_limited(FC_LOG_INFO, "suspect", "running a job alone (queue %s): it was in flight in a daemon "
                                "that died", suspects[i].queue);
-                atomic_fetch_add(&e->busy, 1);
+                atomic_fetch_add(&e->places, 1);
                 start_jobs(e, g, c, &suspects[i], 1);
         }
         if (i == n)
@@ -907,13 +921,14 @@ static void start_batch(fc_engine_t *e, fc_engine_gen_t *g, fc_redis_t *c, fc_ch
 static uint32_t reserve_places(fc_engine_t *e) {
         uint32_t concurrency = atomic_load(&e->concurrency);
         uint32_t enough = concurrency / 10 < 50 ? concurrency / 10 : 50;
-        uint32_t busy = atomic_load(&e->busy);
+        uint64_t places = atomic_load(&e->places);
         for (;;) {
-                uint32_t room = busy < concurrency ? concurrency - busy : 0;
+                uint32_t taken = places_taken(places);
+                uint32_t room = taken < concurrency ? concurrency - taken : 0;
                 if (room == 0 || room < enough)
                         return 0;
                 uint32_t want = room < FC_INFLIGHT_FETCH_MAX ? room : FC_INFLIGHT_FETCH_MAX;
-                if (atomic_compare_exchange_weak(&e->busy, &busy, busy + want))
+                if (atomic_compare_exchange_weak(&e->places, &places, places + want + want * RESERVED_PLACE))
                         return want;
         }
 }
@@ -950,7 +965,7 @@ static fetch_next_t fetch_round(fetcher_t *f, fc_engine_gen_t *g) {
                 if (fc_inflight_recall(f->c, &e->inflight, f->index, f->unknown, f->batch, &n) < 0)
                         return FETCH_RETRY_LATER;
                 f->unknown = 0;
-                atomic_fetch_add(&e->busy, (uint32_t)n);
+                atomic_fetch_add(&e->places, n);
                 start_batch(e, g, f->c, f->shared->bell, f->batch, n, f->suspects);
                 return FETCH_AGAIN;
         }
@@ -976,7 +991,7 @@ static fetch_next_t fetch_round(fetcher_t *f, fc_engine_gen_t *g) {
                 const char **order = realloc(f->order, n_queues * sizeof(*order));
                 if (!order) {
                         atomic_store(&f->shared->fetching, false);
-                        atomic_fetch_sub(&e->busy, want);
+                        atomic_fetch_sub(&e->places, want + want * RESERVED_PLACE);
                         fc_log_limited(FC_LOG_ERROR, "fetch memory", "out of memory ordering %zu queues; retrying",
                                        n_queues);
                         fc__engine_wait(f->shared->bell, ERROR_RETRY_MS);
@@ -992,11 +1007,12 @@ static fetch_next_t fetch_round(fetcher_t *f, fc_engine_gen_t *g) {
         fc__engine_redis_seen(e, r == 0);
         if (r < 0) {
                 /* The places stay taken until the recall says what came. */
-                atomic_fetch_sub(&e->busy, want);
+                atomic_fetch_sub(&e->places, want + want * RESERVED_PLACE);
                 f->unknown = f->token;
                 return FETCH_RETRY_LATER;
         }
-        atomic_fetch_sub(&e->busy, want - (uint32_t)n); /* the places not filled */
+        /* the places not filled are given back; the filled ones are jobs now */
+        atomic_fetch_sub(&e->places, (want - n) + want * RESERVED_PLACE);
         bool full = n == want;
         if (atomic_exchange(&e->queues_full, full) != full && full)
                 ring_fetchers(e); /* wake the others: there is more */
@@ -1120,7 +1136,7 @@ static int start_up(fc_engine_t *e, fc_redis_t *c) {
 static uint32_t wait_for_jobs(fc_engine_t *e, int64_t ms, bool impatient) {
         int64_t end = fc_now_ms() + ms;
         uint32_t busy;
-        while ((busy = atomic_load(&e->busy)) > 0 && fc_now_ms() < end) {
+        while ((busy = places_taken(atomic_load(&e->places))) > 0 && fc_now_ms() < end) {
                 if (impatient && atomic_load(&e->stop_requests) > 1)
                         break; /* asked twice: don't wait */
                 fc__engine_wait(e->stop_bell, 20);
@@ -1172,7 +1188,7 @@ int fc_engine_run(fc_engine_t *e) {
         int64_t shutdown_timeout_ms = (int64_t)g->config->shutdown_timeout_ms;
         fc__engine_gen_drop(g, 1);
         fc_log(FC_LOG_NOTICE, "stopping: %u jobs running, waiting up to %.1f s for them",
-               atomic_load(&e->busy), (double)shutdown_timeout_ms / 1000.0);
+               places_held_by_jobs(atomic_load(&e->places)), (double)shutdown_timeout_ms / 1000.0);
         for (size_t i = 0; i < FC_ENGINE_FETCHERS; i++)
                 if (fetchers[i])
                         fc_join(fetchers[i]);
