@@ -134,28 +134,27 @@ void fc_log_job(fc_log_level_t level, const fc_log_fields_t *fields, const char 
         va_end(ap);
 }
 
-static uint64_t cause_hash(const char *cause) {
-        uint64_t h = 14695981039346656037ull; /* FNV-1a */
+static uint64_t cause_hash(const char *cause, uint64_t seed) {
+        uint64_t h = seed;
         for (const unsigned char *p = (const unsigned char *)cause; *p; p++)
                 h = (h ^ *p) * 1099511628211ull;
         return h ? h : 1;
 }
 
-/* Whether a line for cause may be written now (at most burst lines per
- * period); if so, *dropped says how many were dropped before it. */
-static bool limit_allows(const char *cause, unsigned burst, uint64_t *dropped) {
-        uint64_t key = cause_hash(cause);
-        int64_t now = fc_now_ms();
-        bool allow;
-        pthread_mutex_lock(&limits_lock);
-        struct limit *slot = &limits[0];
+#define CAUSE_SEED 14695981039346656037ull /* FNV-1a's */
+#define KIND_SEED  1469598103934665603ull  /* another, so a kind and a cause of the same text differ */
+
+/* The slot of key, its period renewed when over; a new key takes the slot
+ * unused longest, other than keep. Under limits_lock. */
+static struct limit *limit_slot(uint64_t key, int64_t now, const struct limit *keep) {
+        struct limit *slot = NULL;
         for (size_t i = 0; i < LIMIT_SLOTS; i++) {
                 if (limits[i].cause == key) {
                         slot = &limits[i];
                         break;
                 }
-                if (limits[i].last_ms < slot->last_ms)
-                        slot = &limits[i]; /* the least recently used, if cause is new */
+                if (&limits[i] != keep && (!slot || limits[i].last_ms < slot->last_ms))
+                        slot = &limits[i];
         }
         if (slot->cause != key)
                 *slot = (struct limit){.cause = key, .period_ms = now};
@@ -164,26 +163,41 @@ static bool limit_allows(const char *cause, unsigned burst, uint64_t *dropped) {
                 slot->written = 0;
         }
         slot->last_ms = now;
-        allow = slot->written < burst;
+        return slot;
+}
+
+/* Whether a line for cause may be written now: one per cause per period,
+ * and (kind not NULL) at most kind_burst per period for the kind. The
+ * cause's limit comes first, so that the repeats it drops anyway don't use
+ * up the kind's lines meant for other causes. If allowed, *dropped says how
+ * many lines of this cause were dropped before it. */
+static bool limits_allow(const char *kind, unsigned kind_burst, const char *cause, uint64_t *dropped) {
+        int64_t now = fc_now_ms();
+        pthread_mutex_lock(&limits_lock);
+        struct limit *c = limit_slot(cause_hash(cause, CAUSE_SEED), now, NULL);
+        bool allow = c->written < 1;
+        if (allow && kind) {
+                struct limit *k = limit_slot(cause_hash(kind, KIND_SEED), now, c);
+                allow = k->written < kind_burst;
+                if (allow)
+                        k->written++;
+        }
         *dropped = 0;
         if (allow) {
-                slot->written++;
-                *dropped = slot->dropped;
-                slot->dropped = 0;
+                c->written++;
+                *dropped = c->dropped;
+                c->dropped = 0;
         } else {
-                slot->dropped++;
+                c->dropped++;
         }
         pthread_mutex_unlock(&limits_lock);
         return allow;
 }
 
-/* The limited variants: the kind's limit (kind NULL: none), then the
- * cause's, then the line with how many of this cause were left out. */
 static void vlog_limited(fc_log_level_t level, const fc_log_fields_t *fields, const char *kind,
                          unsigned kind_burst, const char *cause, const char *format, va_list ap) {
-        uint64_t dropped, kind_dropped;
-        if (!fc_log_enabled(level) || (kind && !limit_allows(kind, kind_burst, &kind_dropped)) ||
-            !limit_allows(cause, 1, &dropped))
+        uint64_t dropped;
+        if (!fc_log_enabled(level) || !limits_allow(kind, kind_burst, cause, &dropped))
                 return;
         char suffix[96];
         if (dropped)
