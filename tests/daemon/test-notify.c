@@ -63,6 +63,12 @@ static int teardown(void **state) {
         return 0;
 }
 
+static long ms_since(const struct timespec *start) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
 /* The next datagram within timeout_ms, NUL-terminated into buf; false when
  * none came. */
 static bool next_message(char *buf, size_t size, int timeout_ms) {
@@ -97,12 +103,6 @@ static bool wait_message(const char *prefix, char *buf, size_t size, int timeout
 static int stop_daemon(void **state) {
         fc_test_daemon_stop(&d);
         return 0;
-}
-
-static long ms_since(const struct timespec *start) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
 static void drain(void) {
