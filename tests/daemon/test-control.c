@@ -27,6 +27,10 @@
 
 static fc_test_redis_t redis;
 static redisContext *rc;
+/* The daemon a test runs, and the second one test_live_socket_is_refused
+ * starts against it; stopped after each test, also one that failed (it
+ * would go on fetching from the shared Redis during the next tests). */
+static fc_test_daemon_t d, second;
 
 static int setup(void **state) {
         if (fc_test_redis_start(&redis, NULL) < 0)
@@ -41,15 +45,21 @@ static int teardown(void **state) {
         return 0;
 }
 
+static int stop_daemons(void **state) {
+        fc_test_daemon_stop(&second);
+        fc_test_daemon_stop(&d);
+        return 0;
+}
+
 static void sleep_ms(long ms) {
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
 }
 
 /* Sends command with the real client; the answer, parsed. */
-static json_t *request(const fc_test_daemon_t *d, const char *command) {
+static json_t *request(const fc_test_daemon_t *daemon, const char *command) {
         char *reply = NULL, error[512] = "";
-        int r = fc_control_request(d->control, command, &reply, error, sizeof(error));
+        int r = fc_control_request(daemon->control, command, &reply, error, sizeof(error));
         if (r < 0)
                 fprintf(stderr, "fc_control_request(%s): %s\n", command, error);
         assert_int_equal(r, 0);
@@ -67,7 +77,9 @@ static char *raw_exchange(const char *path, const char *bytes, size_t len) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        size_t path_len = strlen(path);
+        assert_true(path_len < sizeof(sa.sun_path));
+        memcpy(sa.sun_path, path, path_len + 1);
         assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         if (bytes) {
                 assert_int_equal(send(fd, bytes, len, MSG_NOSIGNAL), (ssize_t)len);
@@ -111,7 +123,6 @@ static bool redis_is_up(void *arg) {
 }
 
 static void test_status_answers_with_the_engine_state(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(
                                  &d, &redis,
                                  "concurrency: 7\nqueues: [critical, default]\nshutdown_timeout: 1s\n", NULL),
@@ -172,7 +183,6 @@ static void test_status_answers_with_the_engine_state(void **state) {
 }
 
 static void test_quiet_stops_fetching(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, "queues: [q_quiet]\n", NULL), 0);
         json_t *j = request(&d, "quiet");
         assert_true(json_is_true(json_object_get(j, "ok")));
@@ -191,7 +201,6 @@ static void test_quiet_stops_fetching(void **state) {
 }
 
 static void test_bad_requests_get_errors_and_change_nothing(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, NULL, NULL), 0);
 
         json_t *j = request(&d, "bogus");
@@ -254,7 +263,6 @@ static void test_client_errors_name_the_socket(void **state) {
 }
 
 static void test_stale_socket_is_replaced(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, NULL, NULL), 0);
         fc_test_daemon_kill(&d);
         struct stat st;
@@ -275,33 +283,31 @@ static void test_stale_socket_is_replaced(void **state) {
 }
 
 /* Starts a daemon that must fail at start-up: returns its log. */
-static char *failed_start(fc_test_daemon_t *d, const char *extra, int exit_code) {
-        assert_int_not_equal(fc_test_daemon_start(d, &redis, extra, NULL), 0);
-        assert_true(fc_test_daemon_wait(d, 10000));
-        assert_int_equal(d->exit_code, exit_code);
-        return fc_test_daemon_log(d);
+static char *failed_start(fc_test_daemon_t *daemon, const char *extra, int exit_code) {
+        assert_int_not_equal(fc_test_daemon_start(daemon, &redis, extra, NULL), 0);
+        assert_true(fc_test_daemon_wait(daemon, 10000));
+        assert_int_equal(daemon->exit_code, exit_code);
+        return fc_test_daemon_log(daemon);
 }
 
 static void test_live_socket_is_refused(void **state) {
-        fc_test_daemon_t a, b;
-        assert_int_equal(fc_test_daemon_start(&a, &redis, NULL, NULL), 0);
+        assert_int_equal(fc_test_daemon_start(&d, &redis, NULL, NULL), 0);
         char extra[400];
-        snprintf(extra, sizeof(extra), "control:\n  socket: %s\n", a.control);
-        char *log = failed_start(&b, extra, 73);
-        assert_non_null(strstr(log, a.control));
+        snprintf(extra, sizeof(extra), "control:\n  socket: %s\n", d.control);
+        char *log = failed_start(&second, extra, 73);
+        assert_non_null(strstr(log, d.control));
         assert_non_null(strstr(log, "another flowcorod is running"));
         free(log);
-        fc_test_daemon_stop(&b);
+        fc_test_daemon_stop(&second);
         /* The first one still answers, on its own socket. */
-        json_t *j = request(&a, "status");
-        assert_int_equal(json_integer_value(json_object_get(j, "pid")), a.pid);
+        json_t *j = request(&d, "status");
+        assert_int_equal(json_integer_value(json_object_get(j, "pid")), d.pid);
         json_decref(j);
-        fc_test_daemon_stop(&a);
-        assert_int_equal(a.exit_code, 0);
+        fc_test_daemon_stop(&d);
+        assert_int_equal(d.exit_code, 0);
 }
 
 static void test_unusable_socket_paths_fail_start_up_clearly(void **state) {
-        fc_test_daemon_t d;
         char *log = failed_start(&d, "control:\n  socket: /nonexistent-dir/control.sock\n", 73);
         assert_non_null(strstr(log, "the directory /nonexistent-dir does not exist"));
         assert_non_null(strstr(log, "RuntimeDirectory="));
@@ -343,7 +349,6 @@ static void test_concurrency_beyond_max_map_count_fails_start_up(void **state) {
                 fprintf(stderr, "vm.max_map_count is %ld here: 1,000,000 stacks fit, nothing to test\n", max);
                 skip();
         }
-        fc_test_daemon_t d;
         char *log = failed_start(&d, "concurrency: 1000000\n", 78);
         char want[64];
         snprintf(want, sizeof(want), "vm.max_map_count is %ld", max);
@@ -356,14 +361,14 @@ static void test_concurrency_beyond_max_map_count_fails_start_up(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_status_answers_with_the_engine_state),
-                cmocka_unit_test(test_quiet_stops_fetching),
-                cmocka_unit_test(test_bad_requests_get_errors_and_change_nothing),
-                cmocka_unit_test(test_client_errors_name_the_socket),
-                cmocka_unit_test(test_stale_socket_is_replaced),
-                cmocka_unit_test(test_live_socket_is_refused),
-                cmocka_unit_test(test_unusable_socket_paths_fail_start_up_clearly),
-                cmocka_unit_test(test_concurrency_beyond_max_map_count_fails_start_up),
+                cmocka_unit_test_teardown(test_status_answers_with_the_engine_state, stop_daemons),
+                cmocka_unit_test_teardown(test_quiet_stops_fetching, stop_daemons),
+                cmocka_unit_test_teardown(test_bad_requests_get_errors_and_change_nothing, stop_daemons),
+                cmocka_unit_test_teardown(test_client_errors_name_the_socket, stop_daemons),
+                cmocka_unit_test_teardown(test_stale_socket_is_replaced, stop_daemons),
+                cmocka_unit_test_teardown(test_live_socket_is_refused, stop_daemons),
+                cmocka_unit_test_teardown(test_unusable_socket_paths_fail_start_up_clearly, stop_daemons),
+                cmocka_unit_test_teardown(test_concurrency_beyond_max_map_count_fails_start_up, stop_daemons),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

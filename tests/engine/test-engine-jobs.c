@@ -12,6 +12,9 @@
 
 static fc_test_redis_t redis;
 static redisContext *rc;
+/* The daemon a test runs; stopped after each test, also one that failed
+ * (it would take the next test's jobs from queue:default). */
+static fc_test_daemon_t d;
 
 static int setup(void **state) {
         (void)state;
@@ -28,13 +31,18 @@ static int teardown(void **state) {
         return 0;
 }
 
+static int stop_daemon(void **state) {
+        (void)state;
+        fc_test_daemon_stop(&d);
+        return 0;
+}
+
 static bool processed_reaches(void *arg) {
         return fc_test_redis_int(rc, "GET stat:processed") >= *(long long *)arg;
 }
 
 static void test_enqueued_jobs_run_once_and_are_counted(void **state) {
         (void)state;
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, "concurrency: 50\n", NULL), 0);
         for (int i = 0; i < 500; i++)
                 freeReplyObject(redisCommand(rc, "LPUSH queue:default {\"class\":\"Record\",\"args\":[\"seen\"],"
@@ -57,7 +65,6 @@ static void test_enqueued_jobs_run_once_and_are_counted(void **state) {
  * timer runs on its own thread): the log names it instead. */
 static void test_a_handler_that_blocks_its_thread_past_its_deadline_is_named(void **state) {
         (void)state;
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, NULL, NULL), 0);
         freeReplyObject(redisCommand(rc, "LPUSH queue:default {\"class\":\"Spin\",\"args\":[3000],"
                                          "\"jid\":\"spinner\",\"timeout\":0.2}"));
@@ -69,8 +76,9 @@ static void test_a_handler_that_blocks_its_thread_past_its_deadline_is_named(voi
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_enqueued_jobs_run_once_and_are_counted),
-                cmocka_unit_test(test_a_handler_that_blocks_its_thread_past_its_deadline_is_named),
+                cmocka_unit_test_teardown(test_enqueued_jobs_run_once_and_are_counted, stop_daemon),
+                cmocka_unit_test_teardown(test_a_handler_that_blocks_its_thread_past_its_deadline_is_named,
+                                          stop_daemon),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

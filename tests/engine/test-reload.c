@@ -20,6 +20,9 @@
 
 static fc_test_redis_t redis;
 static redisContext *rc;
+/* The daemon a test runs; stopped after each test, also one that failed
+ * (it would go on fetching the next test's jobs). */
+static fc_test_daemon_t d;
 
 static int setup(void **state) {
         if (fc_test_redis_start(&redis, NULL) < 0)
@@ -34,14 +37,19 @@ static int teardown(void **state) {
         return 0;
 }
 
+static int stop_daemon(void **state) {
+        fc_test_daemon_stop(&d);
+        return 0;
+}
+
 static void sleep_ms(long ms) {
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
 }
 
 /* Rewrites the daemon's configuration, replacing the first from by to. */
-static void edit_config(const fc_test_daemon_t *d, const char *from, const char *to) {
-        FILE *f = fopen(d->config, "r");
+static void edit_config(const fc_test_daemon_t *daemon, const char *from, const char *to) {
+        FILE *f = fopen(daemon->config, "r");
         assert_non_null(f);
         char text[8192];
         size_t n = fread(text, 1, sizeof(text) - 1, f);
@@ -49,15 +57,15 @@ static void edit_config(const fc_test_daemon_t *d, const char *from, const char 
         text[n] = '\0';
         char *at = strstr(text, from);
         assert_non_null(at);
-        f = fopen(d->config, "w");
+        f = fopen(daemon->config, "w");
         assert_non_null(f);
         fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
         fclose(f);
 }
 
-static json_t *request(const fc_test_daemon_t *d, const char *command) {
+static json_t *request(const fc_test_daemon_t *daemon, const char *command) {
         char *reply = NULL, error[512] = "";
-        int r = fc_control_request(d->control, command, &reply, error, sizeof(error));
+        int r = fc_control_request(daemon->control, command, &reply, error, sizeof(error));
         if (r < 0)
                 fprintf(stderr, "fc_control_request(%s): %s\n", command, error);
         assert_int_equal(r, 0);
@@ -77,7 +85,6 @@ static bool seen(void *jid) {
 }
 
 static void test_reload_switches_queues(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, "queues: [alpha]\n", NULL), 0);
         push("alpha", "a1");
         assert_true(fc_test_wait_until(seen, "a1", 20000));
@@ -113,7 +120,6 @@ static void test_reload_switches_queues(void **state) {
 }
 
 static void test_broken_config_is_refused_and_the_old_one_runs_on(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, "queues: [gamma]\nconcurrency: 10\n", NULL), 0);
         /* Line 9 of the harness's file: a setting with a bad value. */
         edit_config(&d, "concurrency: 10\n", "concurrency: lots\n");
@@ -170,7 +176,6 @@ static void test_broken_config_is_refused_and_the_old_one_runs_on(void **state) 
 }
 
 static void test_restart_only_settings_are_named(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(
                 fc_test_daemon_start(&d, &redis, "scheduler:\n  threads: 2\nconcurrency: 10\n", NULL), 0);
         edit_config(&d, "threads: 2", "threads: 3");
@@ -190,7 +195,6 @@ static void test_restart_only_settings_are_named(void **state) {
 }
 
 static void test_sighup_reloads_and_logs(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, "queues: [delta]\n", NULL), 0);
         edit_config(&d, "queues: [delta]", "queues: [epsilon]");
         fc_test_daemon_signal(&d, SIGHUP);
@@ -213,7 +217,6 @@ static void test_sighup_reloads_and_logs(void **state) {
 }
 
 static void test_log_level_is_applied(void **state) {
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, "log:\n  level: info\n", NULL), 0);
         edit_config(&d, "level: info", "level: error");
         json_t *j = request(&d, "reload");
@@ -233,7 +236,6 @@ static void test_concurrency_beyond_max_map_count_is_refused(void **state) {
                 fprintf(stderr, "vm.max_map_count is %ld here: 1,000,000 stacks fit, nothing to test\n", max);
                 skip();
         }
-        fc_test_daemon_t d;
         assert_int_equal(fc_test_daemon_start(&d, &redis, "concurrency: 10\n", NULL), 0);
         edit_config(&d, "concurrency: 10", "concurrency: 1000000");
         json_t *j = request(&d, "reload");
@@ -253,12 +255,12 @@ static void test_concurrency_beyond_max_map_count_is_refused(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_reload_switches_queues),
-                cmocka_unit_test(test_broken_config_is_refused_and_the_old_one_runs_on),
-                cmocka_unit_test(test_restart_only_settings_are_named),
-                cmocka_unit_test(test_sighup_reloads_and_logs),
-                cmocka_unit_test(test_log_level_is_applied),
-                cmocka_unit_test(test_concurrency_beyond_max_map_count_is_refused),
+                cmocka_unit_test_teardown(test_reload_switches_queues, stop_daemon),
+                cmocka_unit_test_teardown(test_broken_config_is_refused_and_the_old_one_runs_on, stop_daemon),
+                cmocka_unit_test_teardown(test_restart_only_settings_are_named, stop_daemon),
+                cmocka_unit_test_teardown(test_sighup_reloads_and_logs, stop_daemon),
+                cmocka_unit_test_teardown(test_log_level_is_applied, stop_daemon),
+                cmocka_unit_test_teardown(test_concurrency_beyond_max_map_count_is_refused, stop_daemon),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

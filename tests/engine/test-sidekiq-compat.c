@@ -120,9 +120,16 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         (void)state;
+        fc_test_redis_stop(&redis);
+        return 0;
+}
+
+/* After each test, also one that failed: a script or daemon it left running
+ * would go on working on the shared Redis during the tests after it. */
+static int stop_children(void **state) {
+        (void)state;
         ruby_kill();
         fc_test_daemon_stop(&flowcorod);
-        fc_test_redis_stop(&redis);
         return 0;
 }
 
@@ -148,7 +155,7 @@ static void test_sidekiq_client_and_api_see_flowcorod(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_sidekiq_client_and_api_see_flowcorod),
+                cmocka_unit_test_teardown(test_sidekiq_client_and_api_see_flowcorod, stop_children),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

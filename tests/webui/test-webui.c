@@ -9,10 +9,12 @@
  * with the fetched HTML in the build directory (artifacts/ next to this
  * test's binary); docs/img/ holds copies of good ones.
  *
- * Everything the test starts is stopped in the group teardown, also after a
- * failed check. Chromium leaves helper processes behind when it exits (its
- * crashpad handler even leaves the process group), so this process makes
- * itself their subreaper and kills whatever it did not start on purpose. */
+ * Everything a test starts is stopped after it (stop_children), also after a
+ * failed check: a daemon or Web UI it left running would act on the shared
+ * Redis during the tests after it. Chromium leaves helper processes behind
+ * when it exits (its crashpad handler even leaves the process group), so
+ * this process makes itself their subreaper and kills whatever it did not
+ * start on purpose. */
 #include <ctype.h>
 #include <curl/curl.h>
 #include <dirent.h>
@@ -894,11 +896,20 @@ static int setup(void **state) {
         return rc ? 0 : -1;
 }
 
-static int teardown(void **state) {
+static int stop_children(void **state) {
         (void)state;
         child_stop(&browser, SIGKILL, 5000);
         child_stop(&webui, SIGINT, 10000); /* rackup's clean way out */
         fc_test_daemon_stop(&flowcorod);
+        int strays = reap_strays();
+        if (strays > 0)
+                fprintf(stderr, "test-webui: killed %d leftover process%s\n", strays,
+                        strays == 1 ? "" : "es");
+        return 0;
+}
+
+static int teardown(void **state) {
+        stop_children(state);
         if (rc)
                 redisFree(rc);
         fc_test_redis_stop(&redis);
@@ -917,7 +928,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_docs_show_config_ru),
-                cmocka_unit_test(test_webui_shows_flowcorod),
+                cmocka_unit_test_teardown(test_webui_shows_flowcorod, stop_children),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
