@@ -1006,7 +1006,8 @@ static fetch_next_t fetch_round(fetcher_t *f, fc_engine_gen_t *g) {
         atomic_store(&f->shared->fetching, false);
         fc__engine_redis_seen(e, r == 0);
         if (r < 0) {
-                /* The places stay taken until the recall says what came. */
+                /* The places go back; the recall takes one for each job the
+                   fetch turns out to have moved. */
                 atomic_fetch_sub(&e->places, want + want * RESERVED_PLACE);
                 f->unknown = f->token;
                 return FETCH_RETRY_LATER;
