@@ -43,8 +43,8 @@ size_t fc__stack_round(size_t usable) {
         return (usable + page - 1) / page * page;
 }
 
-static long read_long_file(const char *path) {
-        FILE *f = fopen(path, "re");
+long fc_max_map_count(void) {
+        FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
         long v = -1;
         if (f) {
                 if (fscanf(f, "%ld", &v) != 1)
@@ -54,7 +54,7 @@ static long read_long_file(const char *path) {
         return v;
 }
 
-static long count_maps(void) {
+long fc_map_count(void) {
         FILE *f = fopen("/proc/self/maps", "re");
         long n = 0;
         int c;
@@ -69,8 +69,8 @@ static long count_maps(void) {
 /* Called only after a failed mmap/mprotect, so the cost of reading /proc
  * does not matter. */
 static void explain_failure(int err, size_t usable) {
-        long max_maps = read_long_file("/proc/sys/vm/max_map_count");
-        long maps = count_maps();
+        long max_maps = fc_max_map_count();
+        long maps = fc_map_count();
         if (max_maps > 0 && maps >= 0 && maps + 8 >= max_maps)
                 fc__set_last_error(
                         "cannot map a coroutine stack: the process has %ld memory maps and vm.max_map_count "

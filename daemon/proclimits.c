@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 
+#include "flowcoro/core.h"
 #include "log.h"
 
 uint64_t fc_limits_raise_nofile(void) {
@@ -29,30 +30,12 @@ uint64_t fc_limits_raise_nofile(void) {
         return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
 }
 
-static long read_long(const char *path) {
-        FILE *f = fopen(path, "re");
-        long v = -1;
-        if (f) {
-                if (fscanf(f, "%ld", &v) != 1)
-                        v = -1;
-                fclose(f);
-        }
-        return v;
-}
-
 static long start_maps;
 static pthread_once_t start_maps_once = PTHREAD_ONCE_INIT;
 
 static void count_start_maps(void) {
-        FILE *f = fopen("/proc/self/maps", "re");
-        long n = 0;
-        int c;
-        if (f) {
-                while ((c = getc(f)) != EOF)
-                        n += c == '\n';
-                fclose(f);
-        }
-        start_maps = n;
+        long n = fc_map_count();
+        start_maps = n > 0 ? n : 0;
 }
 
 uint64_t fc_limits_maps_needed(uint32_t concurrency) {
@@ -62,7 +45,7 @@ uint64_t fc_limits_maps_needed(uint32_t concurrency) {
 
 int fc_limits_check_maps(uint32_t concurrency, char *error, size_t error_size) {
         uint64_t needed = fc_limits_maps_needed(concurrency);
-        long max = read_long("/proc/sys/vm/max_map_count");
+        long max = fc_max_map_count();
         if (max < 0 || needed <= (uint64_t)max)
                 return 0;
         snprintf(error, error_size,

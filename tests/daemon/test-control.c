@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "flowcoro/core.h"
 #include "harness/daemon.h"
 
 static fc_test_redis_t redis;
@@ -344,7 +345,7 @@ static void test_unusable_socket_paths_fail_start_up_clearly(void **state) {
 }
 
 static void test_concurrency_beyond_max_map_count_fails_start_up(void **state) {
-        long max = fc_test_max_map_count();
+        long max = fc_max_map_count();
         if (max < 0 || max > 1999000) {
                 fprintf(stderr, "vm.max_map_count is %ld here: 1,000,000 stacks fit, nothing to test\n", max);
                 skip();

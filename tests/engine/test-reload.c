@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "control.h"
+#include "flowcoro/core.h"
 #include "harness/daemon.h"
 
 static fc_test_redis_t redis;
@@ -231,7 +232,7 @@ static void test_log_level_is_applied(void **state) {
 }
 
 static void test_concurrency_beyond_max_map_count_is_refused(void **state) {
-        long max = fc_test_max_map_count();
+        long max = fc_max_map_count();
         if (max < 0 || max > 1999000) {
                 fprintf(stderr, "vm.max_map_count is %ld here: 1,000,000 stacks fit, nothing to test\n", max);
                 skip();

@@ -229,13 +229,15 @@ bool fc_test_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms) {
         }
 }
 
-long fc_test_max_map_count(void) {
-        FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-        long v = -1;
-        if (f) {
-                if (fscanf(f, "%ld", &v) != 1)
-                        v = -1;
+long fc_test_daemon_rss_kib(const fc_test_daemon_t *d) {
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)d->pid);
+        FILE *f = fopen(path, "re");
+        long kib = -1;
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+                        break;
+        if (f)
                 fclose(f);
-        }
-        return v;
+        return kib;
 }

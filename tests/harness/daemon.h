@@ -74,11 +74,10 @@ long long fc_test_redis_int(redisContext *c, const char *format, ...);
  * reads as -2). */
 long long fc_test_reply_int(redisReply *r);
 
+/* The resident memory of the daemon (VmRSS from /proc) in KiB, or -1. */
+long fc_test_daemon_rss_kib(const fc_test_daemon_t *d);
+
 /* Polls cond(arg) every 20 ms for at most timeout_ms. Returns its last value. */
 bool fc_test_wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
-
-/* This machine's vm.max_map_count (what flowcorod checks concurrency
- * against), or -1 when it can't be read. */
-long fc_test_max_map_count(void);
 
 #endif

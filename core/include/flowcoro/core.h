@@ -181,6 +181,13 @@ int fc_offload(fc_fn_t fn, void *arg);
 /* Monotonic clock in milliseconds. */
 int64_t fc_now_ms(void);
 
+/* vm.max_map_count, the memory map entries a process may have (each
+ * coroutine stack takes 2: the stack and its guard page), or -1 when it
+ * can't be read. fc_map_count(): the entries this process has now, or -1.
+ * Both read /proc: for start-up checks and error messages, not hot paths. */
+long fc_max_map_count(void);
+long fc_map_count(void);
+
 /* The message behind the last error a core function returned on this thread
  * (for stack allocation failures: which limit and how to raise it), or "" if
  * there is none. Valid until the next core call on this thread. */
