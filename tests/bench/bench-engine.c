@@ -191,20 +191,6 @@ static void drain(drain_t *d, const char *extra) {
         }
 }
 
-/* Resident memory of a process in KiB (VmRSS), or -1. */
-static long rss_kib(pid_t pid) {
-        char path[64], line[256];
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        FILE *f = fopen(path, "r");
-        long kib = -1;
-        while (f && fgets(line, sizeof(line), f))
-                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-                        break;
-        if (f)
-                fclose(f);
-        return kib;
-}
-
 static void make_long_sleep(size_t i, char *buf, size_t size) {
         snprintf(buf, size, "{\"class\":\"Sleep\",\"args\":[60000],\"jid\":\"%024zx\",\"retry\":true}", i);
 }
@@ -223,7 +209,7 @@ static void memory(unsigned n) {
         while (in_flight() < 0)
                 sleep_ms(5);
         sleep_ms(500);
-        long idle_kib = rss_kib(daemon.pid);
+        long idle_kib = fc_test_daemon_rss_kib(&daemon);
         must(redisCommand(rc, "RENAME staging queue:default"));
         double give_up = now_s() + 60;
         while (in_flight() < (long long)n && now_s() < give_up)
@@ -233,7 +219,7 @@ static void memory(unsigned n) {
                 exit(1);
         }
         sleep_ms(500); /* every coroutine has run to its sleep */
-        long busy_kib = rss_kib(daemon.pid);
+        long busy_kib = fc_test_daemon_rss_kib(&daemon);
         double per = (double)(busy_kib - idle_kib) / n;
         if (json_out)
                 printf("{\"bench\":\"memory\",\"jobs\":%u,\"idle_rss_kib\":%ld,\"rss_kib\":%ld,"

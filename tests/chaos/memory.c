@@ -60,20 +60,6 @@ static int teardown(void **state) {
         return 0;
 }
 
-/* VmRSS of pid in KiB, or -1. */
-static long rss_kib(pid_t pid) {
-        char path[64], line[256];
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        FILE *f = fopen(path, "re");
-        long kib = -1;
-        while (f && fgets(line, sizeof(line), f))
-                if (strncmp(line, "VmRSS:", 6) == 0)
-                        kib = strtol(line + 6, NULL, 10);
-        if (f)
-                fclose(f);
-        return kib;
-}
-
 static long max_of(const long *v, long from, long to) {
         long m = 0;
         for (long i = from; i < to; i++)
@@ -110,13 +96,13 @@ static void test_rss_flat_under_steady_load(void **state) {
                 }
         }
         printf("after %d bursts of %d jobs at concurrency %d: RSS %ld KiB\n", BURSTS, BURST, CONCURRENCY,
-               rss_kib(daemon_.pid));
+               fc_test_daemon_rss_kib(&daemon_));
 
         int64_t start = chaos_now_ms();
         for (long i = 0; i < n_samples;) {
                 chaos_pace(&jobs, &redis);
                 if (chaos_now_ms() >= start + (i + 1) * every_ms) {
-                        samples[i] = rss_kib(daemon_.pid);
+                        samples[i] = fc_test_daemon_rss_kib(&daemon_);
                         assert_true(samples[i] > 0);
                         if ((i + 1) % (n_samples / 15 > 0 ? n_samples / 15 : 1) == 0)
                                 printf("%5.0f s: RSS %ld KiB, %ld jobs enqueued, %lld done\n",
